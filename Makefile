@@ -1,0 +1,53 @@
+# Two commands: `make book` (the executed book as HTML) and `make test` (the tests).
+# Both create .venv and install everything on first use.
+#
+#   PROFILE   run profile for the chapters (params/PROFILE.yaml); default demo
+#   PYTHON    interpreter that creates .venv; default python3
+#   TORCH     pip requirement installed before the package; the default pin takes
+#             a CPU wheel where one is available. GPU users: TORCH=torch (or install
+#             torch into .venv yourself first: an importable torch is kept).
+
+PROFILE ?= demo
+PYTHON  ?= python3
+TORCH   ?= torch==2.13.0
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+.PHONY: book execute html test install data clean help
+
+help:
+	@echo "make book [PROFILE=demo|paper|NAME]   execute every chapter and build _build/html"
+	@echo "make test                             run the test suite"
+	@echo "make execute | html | data | install | clean"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+data: $(STAMP)
+	$(BIN)/empathylab data fetch
+
+execute: data
+	rm -rf build/executed
+	$(BIN)/empathylab book execute --profile $(PROFILE)
+
+# Always a clean, full, warnings-as-errors build: a stale _build can hide a missing glue key.
+html: $(STAMP)
+	rm -rf _build
+	$(BIN)/jupyter-book build . --all -W -n --keep-going
+
+book: execute
+	$(MAKE) html
+	@echo "The book: _build/html/index.html (profile $(PROFILE))"
+
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+clean:
+	rm -rf build _build

@@ -1,0 +1,198 @@
+"""Run profiles: the YAML files in ``params/`` that fix models, sizes, seeds and outputs.
+
+The CLI, the notebooks and the tests all read profiles through :func:`load_profile`,
+which rejects unknown keys and wrong types with one message naming the file, the key
+and what is valid.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from empathylab.errors import ProfileError
+
+__all__ = ["Profile", "load_profile", "profile_dir", "available_profiles"]
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Models(_Section):
+    """Which models a run uses: a spec is ``embedded:NAME``, a local folder or a hub id."""
+
+    causal_lm: Annotated[list[str], BeforeValidator(_as_list)] = Field(
+        default_factory=lambda: ["embedded:gemma-3-270m"], min_length=1
+    )
+    encoder: str = "embedded:all-MiniLM-L6-v2"
+
+
+class Stimuli(_Section):
+    """Which crowd-enVent narratives a run uses."""
+
+    items_per_emotion: int | None = Field(default=None, ge=1)
+    """Narratives drawn per emotion (reproducibly from the profile's seed); null = all."""
+
+
+class Gaps(_Section):
+    """Part I: the intergroup empathy-gap design."""
+
+    groupings: list[str] = Field(default_factory=lambda: ["religion", "ethnicity", "nationality"])
+    variations: list[str] = Field(default_factory=lambda: ["origin"])
+
+    @field_validator("groupings")
+    @classmethod
+    def _known_groupings(cls, value: list[str]) -> list[str]:
+        from empathylab.design import GROUPINGS
+
+        return _check_names(value, GROUPINGS, "grouping")
+
+    @field_validator("variations")
+    @classmethod
+    def _known_variations(cls, value: list[str]) -> list[str]:
+        from empathylab.design import VARIATIONS
+
+        return _check_names(value, VARIATIONS, "variation")
+
+
+def _check_names(value: list[str], valid: Any, what: str) -> list[str]:
+    unknown = [v for v in value if v not in valid]
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+    if not value:
+        raise ValueError(f"at least one {what} is needed; valid: {', '.join(valid)}")
+    return value
+
+
+class Profile(_Section):
+    """A validated run profile (see ``params/demo.yaml`` for a commented example)."""
+
+    name: str
+    description: str = ""
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    output_dir: str = Field(default="results/{name}")
+    models: Models = Field(default_factory=Models)
+    stimuli: Stimuli = Field(default_factory=Stimuli)
+    gaps: Gaps = Field(default_factory=Gaps)
+
+    def to_yaml(self) -> str:
+        """Return the profile as YAML, every default filled in (loads back to an equal profile).
+
+        >>> Profile(name="x").to_yaml().splitlines()[0]
+        'name: x'
+        """
+        return yaml.safe_dump(self.model_dump(), sort_keys=False, allow_unicode=True)
+
+    def output_path(self, root: str | Path = ".") -> Path:
+        """Return the output folder of this profile, relative to ``root`` unless absolute.
+
+        >>> Profile(name="x").output_path("/tmp").as_posix()
+        '/tmp/results/x'
+        """
+        return Path(root) / self.output_dir.format(name=self.name)
+
+
+def profile_dir() -> Path:
+    """Return the folder of the named profiles: ``$EMPATHYLAB_PARAMS_DIR`` or ``./params``.
+
+    Named profiles are looked up in the working directory's ``params/`` and, failing
+    that, in the ``params/`` of the source checkout this package was installed from.
+    """
+    import os
+
+    env = os.environ.get("EMPATHYLAB_PARAMS_DIR")
+    if env:
+        return Path(env)
+    local = Path.cwd() / "params"
+    if local.is_dir():
+        return local
+    return Path(__file__).resolve().parents[2] / "params"
+
+
+def available_profiles() -> list[str]:
+    """Return the names of the profiles in :func:`profile_dir`, sorted.
+
+    >>> "demo" in available_profiles()
+    True
+    """
+    return sorted(p.stem for p in profile_dir().glob("*.yaml"))
+
+
+def _resolve(profile: str | Path) -> Path:
+    text = str(profile)
+    if text.endswith((".yaml", ".yml")) or "/" in text:
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise ProfileError(f"Profile file {path} does not exist.")
+        return path
+    path = profile_dir() / f"{text}.yaml"
+    if not path.is_file():
+        names = available_profiles()
+        close = difflib.get_close_matches(text, names, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ProfileError(
+            f"Unknown profile {text!r}.{hint} Available in {profile_dir()}: "
+            f"{', '.join(names) or 'none'}; or give the path of a YAML file."
+        )
+    return path
+
+
+def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:
+    loc = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        section: Any = model
+        for part in error["loc"][:-1]:
+            section = section.model_fields[str(part)].annotation
+        valid = list(section.model_fields) if isinstance(section, type) else []
+        close = difflib.get_close_matches(str(error["loc"][-1]), valid, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown key {loc!r}{hint}; valid keys here: {', '.join(valid)}"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{loc}: {message} (got {error.get('input')!r})"
+
+
+def load_profile(profile: str | Path | Profile = "demo", **overrides: Any) -> Profile:
+    """Load and validate a profile by name (``params/NAME.yaml``) or path.
+
+    ``overrides`` replace top-level keys after loading (sections as dicts are merged),
+    and are validated like the file. Returns a frozen :class:`Profile`.
+
+    >>> p = load_profile("demo")
+    >>> p.name, p.models.causal_lm
+    ('demo', ['embedded:gemma-3-270m'])
+    >>> load_profile("demo", seed=3).seed
+    3
+    """
+    if isinstance(profile, Profile):
+        raw: dict[str, Any] = profile.model_dump()
+        source = f"profile {profile.name!r}"
+    else:
+        path = _resolve(profile)
+        source = str(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ProfileError(f"{path} is not valid YAML: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise ProfileError(f"{path} must hold a mapping of keys, not {type(raw).__name__}.")
+        raw.setdefault("name", path.stem)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(raw.get(key), dict):
+            raw[key] = {**raw[key], **value}
+        else:
+            raw[key] = value
+    try:
+        return Profile.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e, Profile) for e in exc.errors())
+        raise ProfileError(f"{source} is invalid: {problems}.") from None
