@@ -38,6 +38,19 @@ def _book_execute(args: argparse.Namespace) -> None:
     execute_book(args.profile, root=args.root, only=args.chapter)
 
 
+def _gaps_run(args: argparse.Namespace) -> None:
+    from empathylab.runner import plan_run, run_gaps
+
+    plan = plan_run(
+        args.profile, model=args.model, backend=args.backend, readout=args.readout,
+        groupings=args.grouping, variations=args.variation,
+        items_per_emotion=args.items_per_emotion, shard=args.shard, out=args.out,
+    )  # fmt: skip
+    summary = run_gaps(plan, progress=True)
+    print(summary.to_string(index=False))
+    print(f"Results: {plan.root}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``empathylab`` command."""
     parser = argparse.ArgumentParser(
@@ -59,6 +72,27 @@ def build_parser() -> argparse.ArgumentParser:
     show = profile.add_parser("show", help="print a validated profile with its defaults")
     show.add_argument("profile", help="profile name (params/NAME.yaml) or path")
     show.set_defaults(func=_profile_show)
+
+    gaps = commands.add_parser("gaps", help="Part I: intergroup empathy gaps").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    run = gaps.add_parser(
+        "run",
+        help="ask a model for every prompt of the design (resumable)",
+        description="Ask a model for the emotion intensity of every perceiver x experiencer x "
+        "narrative prompt and store the answers. Options override the profile; a killed run "
+        "resumes where it stopped when started again.",
+    )
+    run.add_argument("--profile", default="demo", help="profile name or path (default: demo)")
+    run.add_argument("--model", help="model spec: embedded:NAME, hub id, local folder, or API model")
+    run.add_argument("--backend", help="transformers | vllm | openai")
+    run.add_argument("--readout", help="distribution | generate")
+    run.add_argument("--grouping", action="append", help="religion | ethnicity | nationality (repeatable)")
+    run.add_argument("--variation", action="append", help="origin, persona-1..3, 1-person, 3-person, 10-scale (repeatable)")
+    run.add_argument("--items-per-emotion", type=int, help="narratives per emotion")
+    run.add_argument("--shard", default="1/1", help="k/N: run part k of N (default 1/1)")
+    run.add_argument("--out", help="results folder (default: the profile's output_dir/gaps)")
+    run.set_defaults(func=_gaps_run)
 
     book = commands.add_parser("book", help="the executable book").add_subparsers(
         dest="action", required=True, metavar="ACTION"

@@ -142,7 +142,7 @@ def fetch_all(*, progress: bool = False) -> list[Path]:
     >>> len(fetch_all()) == len(registry())
     True
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     keys = list(registry().index)
     return [fetch(key) for key in tqdm(keys, desc="data files", disable=not progress)]

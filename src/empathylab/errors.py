@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["EmpathylabError", "DataFileError", "ProfileError", "ModelNotFoundError"]
+__all__ = [
+    "EmpathylabError",
+    "DataFileError",
+    "ProfileError",
+    "ModelNotFoundError",
+    "BackendError",
+]
 
 
 class EmpathylabError(Exception):
@@ -19,3 +25,7 @@ class ProfileError(EmpathylabError):
 
 class ModelNotFoundError(EmpathylabError):
     """A model id or folder cannot be found (offline, misspelled, or not downloaded)."""
+
+
+class BackendError(EmpathylabError):
+    """A backend is unknown, unreachable, refuses the request, or lacks a capability."""

@@ -43,11 +43,43 @@ class Stimuli(_Section):
     """Narratives drawn per emotion (reproducibly from the profile's seed); null = all."""
 
 
+class Api(_Section):
+    """An OpenAI-compatible endpoint (backend ``openai``); the key comes from the environment."""
+
+    base_url: str = "http://127.0.0.1:8000/v1"
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = Field(default=8, ge=1)
+    timeout: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=5, ge=0)
+    top_logprobs: int = Field(default=20, ge=1)
+
+
+class Vllm(_Section):
+    """vLLM engine settings (backend ``vllm``, GPU)."""
+
+    tensor_parallel_size: int = Field(default=1, ge=1)
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
+    max_model_len: int | None = Field(default=None, ge=1)
+    top_logprobs: int = Field(default=64, ge=1)
+
+
 class Gaps(_Section):
-    """Part I: the intergroup empathy-gap design."""
+    """Part I: the intergroup empathy-gap design and how it is run."""
 
     groupings: list[str] = Field(default_factory=lambda: ["religion", "ethnicity", "nationality"])
     variations: list[str] = Field(default_factory=lambda: ["origin"])
+    identities: dict[str, list[str]] = Field(default_factory=dict)
+    """Optional subsets of identities per grouping (the baseline is kept only if listed)."""
+    backend: Literal["transformers", "vllm", "openai"] = "transformers"
+    readout: Literal["distribution", "generate"] = "distribution"
+    batch_size: int = Field(default=16, ge=1)
+    chunk_size: int = Field(default=256, ge=1)
+    """Prompts per stored chunk: the unit of work, of resuming and of sharding."""
+    max_new_tokens: int = Field(default=128, ge=1)
+    stop_early: bool = True
+    """generate readout: stop once more text cannot change the reading (same intensities)."""
+    api: Api = Field(default_factory=Api)
+    vllm: Vllm = Field(default_factory=Vllm)
 
     @field_validator("groupings")
     @classmethod
@@ -62,6 +94,22 @@ class Gaps(_Section):
         from empathylab.design import VARIATIONS
 
         return _check_names(value, VARIATIONS, "variation")
+
+    @field_validator("identities")
+    @classmethod
+    def _known_identities(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from empathylab.design import GROUPINGS, select_identities
+        from empathylab.errors import EmpathylabError
+
+        if value:
+            _check_names(list(value), GROUPINGS, "grouping")
+        for grouping, subset in value.items():
+            try:
+                if len(select_identities(grouping, subset)) < 2:
+                    raise ValueError(f"{grouping}: at least two identities are needed")
+            except EmpathylabError as exc:
+                raise ValueError(str(exc).rstrip(".")) from None
+        return value
 
 
 def _check_names(value: list[str], valid: Any, what: str) -> list[str]:
@@ -80,6 +128,8 @@ class Profile(_Section):
     description: str = ""
     seed: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """auto: float32 on a CPU, the checkpoint's own precision on a GPU."""
     output_dir: str = Field(default="results/{name}")
     models: Models = Field(default_factory=Models)
     stimuli: Stimuli = Field(default_factory=Stimuli)

@@ -1,0 +1,238 @@
+"""Running the empathy-gap design on a model: plan, check, ask, store, resume.
+
+:func:`plan_run` validates everything a run depends on (profile, overrides, shard,
+model, stores) before any model is loaded; :func:`run_gaps` then asks the backend for
+every prompt of the design that is not stored yet, chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from empathylab import design
+from empathylab.backends import Backend, Request, load_backend
+from empathylab.profiles import Profile, load_profile
+from empathylab.readouts import parse_many, summarize_distribution
+from empathylab.store import ChunkStore, model_slug
+
+__all__ = ["RunPlan", "plan_run", "run_gaps", "backend_options"]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A validated run: the profile (with overrides applied), the shard and output root."""
+
+    profile: Profile
+    shard: design.Shard
+    root: Path
+    narratives: pd.DataFrame
+
+    @property
+    def cells(self) -> list[tuple[str, str]]:
+        """The (variation, grouping) pairs to run, in order."""
+        return [(v, g) for v in self.profile.gaps.variations for g in self.profile.gaps.groupings]
+
+    def people(self, grouping: str) -> list[str]:
+        """The identities of ``grouping`` this run uses."""
+        return design.select_identities(grouping, self.profile.gaps.identities.get(grouping))
+
+    def store(self, model: str, variation: str, grouping: str) -> ChunkStore:
+        """The store of one model, variation and grouping (checked against its design)."""
+        gaps = self.profile.gaps
+        items = ",".join(f"{e}:{i}" for e, i in zip(self.narratives["emotion"], self.narratives["item_id"]))
+        fingerprint = {
+            "model": model,
+            "backend": gaps.backend,
+            "readout": gaps.readout,
+            "variation": variation,
+            "grouping": grouping,
+            "identities": self.people(grouping),
+            "narratives": len(self.narratives),
+            "narratives_sha256": hashlib.sha256(items.encode()).hexdigest()[:16],
+            "chunk_size": gaps.chunk_size,
+            "batch_size": gaps.batch_size,
+            "template_hash": design.template_hash(),
+            "max_new_tokens": gaps.max_new_tokens if gaps.readout == "generate" else None,
+        }
+        folder = self.root / model_slug(model) / gaps.readout / variation / grouping
+        return ChunkStore(folder, fingerprint)
+
+
+def plan_run(
+    profile: str | Path | Profile = "demo",
+    *,
+    model: str | None = None,
+    backend: str | None = None,
+    readout: str | None = None,
+    groupings: list[str] | None = None,
+    variations: list[str] | None = None,
+    items_per_emotion: int | None = None,
+    shard: str = "1/1",
+    out: str | Path | None = None,
+    check_model: bool = True,
+) -> RunPlan:
+    """Validate a run and return its plan; nothing is loaded and nothing is written.
+
+    Overrides replace the profile's values and are validated like the profile. Unknown
+    names, a bad shard, a missing model or a store holding another design raise an
+    :class:`~empathylab.errors.EmpathylabError` subclass with one clear message.
+    """
+    from empathylab.data import load_narratives
+    from empathylab.stimuli import sample_narratives
+
+    gaps = {
+        k: v
+        for k, v in {"backend": backend, "readout": readout, "groupings": groupings,
+                     "variations": variations}.items()
+        if v is not None
+    }  # fmt: skip
+    overrides: dict[str, Any] = {"gaps": gaps} if gaps else {}
+    if model is not None:
+        overrides["models"] = {"causal_lm": [model]}
+    if items_per_emotion is not None:
+        overrides["stimuli"] = {"items_per_emotion": items_per_emotion}
+    checked = load_profile(profile, **overrides)
+    parsed_shard = design.parse_shard(shard)
+    root = Path(out) if out is not None else checked.output_path() / "gaps"
+    narratives = sample_narratives(
+        load_narratives(), checked.stimuli.items_per_emotion, seed=checked.seed
+    )
+    plan = RunPlan(checked, parsed_shard, root, narratives)
+    for spec in checked.models.causal_lm:
+        for variation, grouping in plan.cells:
+            plan.store(spec, variation, grouping)  # raises if a store holds another design
+        if check_model and checked.gaps.backend in ("transformers", "vllm"):
+            from empathylab.models import resolve_model
+
+            resolve_model(spec, "causal_lm")
+    return plan
+
+
+def backend_options(profile: Profile) -> dict[str, Any]:
+    """Return the keyword arguments the profile gives its backend."""
+    gaps = profile.gaps
+    if gaps.backend == "transformers":
+        dtype = None if profile.dtype == "auto" else profile.dtype
+        return {"device": profile.device, "batch_size": gaps.batch_size, "dtype": dtype}
+    if gaps.backend == "vllm":
+        return {**gaps.vllm.model_dump(), "seed": profile.seed, "dtype": profile.dtype}
+    return gaps.api.model_dump()
+
+
+def _chunk_sizes(total: int, size: int, shard: design.Shard) -> dict[int, int]:
+    return {
+        i: min(size, total - i * size)
+        for i in range((total + size - 1) // size)
+        if i in shard
+    }
+
+
+def _answer(
+    backend: Backend, prompts: list[design.Prompt], profile: Profile, model: str
+) -> pd.DataFrame:
+    gaps = profile.gaps
+    scale = design.VARIATIONS[prompts[0].variation][1]
+    requests = [Request(p.system, p.user) for p in prompts]
+    if gaps.readout == "distribution":
+        readings = summarize_distribution(backend.score(requests, scale))
+        readings["response"] = None
+    else:
+        stop = scale if gaps.stop_early else None
+        responses = backend.generate(requests, gaps.max_new_tokens, stop_early=stop)
+        readings = parse_many(responses, scale)
+        readings["response"] = responses
+        readings["p_valid"] = float("nan")
+        readings["argmax"] = float("nan")
+    keys = pd.DataFrame(
+        [(p.prompt_id, p.variation, p.grouping, p.perceiver, p.experiencer, p.emotion, p.item_id)
+         for p in prompts],
+        columns=["prompt_id", "variation", "grouping", "perceiver", "experiencer", "emotion", "item_id"],
+    )  # fmt: skip
+    keys.insert(1, "model", model)
+    keys.insert(2, "backend", gaps.backend)
+    keys["readout"] = gaps.readout
+    return pd.concat([keys, readings.reset_index(drop=True)], axis=1)
+
+
+def run_gaps(
+    plan: RunPlan,
+    *,
+    progress: bool = True,
+    make_backend: Callable[..., Backend] = load_backend,
+) -> pd.DataFrame:
+    """Ask every model of the plan for every prompt not stored yet; return a summary.
+
+    The summary has one row per (model, variation, grouping): ``prompts`` in this
+    shard, ``stored_before``, ``answered`` now and ``seconds``.
+    """
+    from tqdm import tqdm
+
+    from empathylab import __version__
+
+    profile, gaps = plan.profile, plan.profile.gaps
+    rows = []
+    for model in profile.models.causal_lm:
+        todo = {}
+        for variation, grouping in plan.cells:
+            store = plan.store(model, variation, grouping)
+            store.clean()
+            total = design.grid_size(len(plan.narratives), grouping, plan.people(grouping))
+            sizes = _chunk_sizes(total, gaps.chunk_size, plan.shard)
+            done = store.done()
+            todo[variation, grouping] = (store, sizes, done)
+        remaining = sum(n for _, sizes, done in todo.values() for i, n in sizes.items() if i not in done)
+        if remaining == 0:
+            rows += [_summary(model, v, g, sizes, done, 0, 0.0) for (v, g), (_, sizes, done) in todo.items()]
+            continue
+        backend = make_backend(gaps.backend, model, **backend_options(profile))
+        info = backend.info()
+        bar = tqdm(total=remaining, desc=model, unit="prompt", disable=not progress, smoothing=0.1)
+        try:
+            for (variation, grouping), (store, sizes, done) in todo.items():
+                start, answered = time.perf_counter(), 0
+                bar.set_postfix_str(f"{variation}/{grouping}")
+                prompts = design.grid(plan.narratives, grouping, variation, plan.people(grouping))
+                for index, chunk in design.chunks(prompts, gaps.chunk_size, plan.shard):
+                    if index in done:
+                        continue
+                    frame = _answer(backend, chunk, profile, model)
+                    metadata = {
+                        **info,
+                        "empathylab_version": __version__,
+                        "template_hash": design.template_hash(),
+                        "profile": profile.name,
+                        "shard": str(plan.shard),
+                        "chunk": str(index),
+                        "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    }
+                    store.write(index, frame, metadata)
+                    answered += len(chunk)
+                    bar.update(len(chunk))
+                seconds = time.perf_counter() - start
+                rows.append(_summary(model, variation, grouping, sizes, done, answered, seconds))
+        finally:
+            bar.close()
+            backend.close()
+    return pd.DataFrame(rows)
+
+
+def _summary(
+    model: str, variation: str, grouping: str, sizes: dict[int, int], done: set[int],
+    answered: int, seconds: float,
+) -> dict[str, Any]:  # fmt: skip
+    return {
+        "model": model,
+        "variation": variation,
+        "grouping": grouping,
+        "prompts": sum(sizes.values()),
+        "stored_before": sum(n for i, n in sizes.items() if i in done),
+        "answered": answered,
+        "seconds": round(seconds, 1),
+    }

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from empathylab.backends import Backend
+from empathylab.cli import main
+from empathylab.errors import EmpathylabError
+from empathylab.runner import plan_run, run_gaps
+from empathylab.store import COLUMNS, read_metadata, read_results
+
+
+class FakeBackend(Backend):
+    """Deterministic answers from a hash of the prompt; counts what it was asked."""
+
+    name = "fake"
+    asked: list[str] = []
+
+    def __init__(self, model, **options):
+        self.model = model
+
+    def _h(self, r) -> int:
+        return int(hashlib.sha256((r.system + r.user).encode()).hexdigest()[:8], 16)
+
+    def score(self, requests, scale):
+        FakeBackend.asked += [r.user for r in requests]
+        out = np.zeros((len(requests), scale + 1))
+        for row, r in zip(out, requests):
+            row[self._h(r) % (scale + 1)] = 0.9
+        return out
+
+    def generate(self, requests, max_new_tokens=128, stop_early=None):
+        FakeBackend.asked += [r.user for r in requests]
+        return [f"{self._h(r) % 120}" if self._h(r) % 7 else "I cannot say" for r in requests]
+
+    def info(self):
+        return {"backend": "fake", "model": self.model}
+
+
+def fake(name, model, **options):
+    return FakeBackend(model, **options)
+
+
+@pytest.fixture
+def profile(tmp_path, mirror) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "tiny", "device": "cpu", "output_dir": str(tmp_path / "results"),
+        "stimuli": {"items_per_emotion": 1},
+        "gaps": {"groupings": ["religion"], "variations": ["origin"],
+                 "identities": {"religion": ["a person", "a Jew", "a Muslim"]}, "chunk_size": 10},
+    }))  # fmt: skip
+    return path
+
+
+def test_a_run_stores_one_row_per_prompt_with_provenance(profile):
+    plan = plan_run(profile, check_model=False)
+    summary = run_gaps(plan, progress=False, make_backend=fake)
+    assert summary.loc[0, "prompts"] == summary.loc[0, "answered"] == 3 * 3 * 12
+    rows = read_results(plan.root)
+    assert list(rows.columns) == list(COLUMNS) and rows["prompt_id"].is_unique
+    assert len(rows) == 108 and set(rows.status) == {"ok"}
+    assert rows.intensity.between(0, 100).all() and np.allclose(rows.p_valid, 0.9)
+    meta = read_metadata(next(plan.root.rglob("chunk-*.parquet")))
+    assert meta["backend"] == "fake" and meta["profile"] == "tiny" and meta["template_hash"]
+
+
+def test_generate_readout_keeps_responses_and_statuses(profile):
+    plan = plan_run(profile, readout="generate", check_model=False)
+    run_gaps(plan, progress=False, make_backend=fake)
+    rows = read_results(plan.root)
+    assert {"ok", "refusal", "invalid"} >= set(rows.status) and "refusal" in set(rows.status)
+    assert rows.response.notna().all() and rows.loc[rows.status != "ok", "intensity"].isna().all()
+
+
+def test_shards_add_up_to_the_whole_run(profile, tmp_path):
+    whole = plan_run(profile, out=tmp_path / "whole", check_model=False)
+    run_gaps(whole, progress=False, make_backend=fake)
+    for k in (1, 2, 3):
+        run_gaps(plan_run(profile, out=tmp_path / "sharded", shard=f"{k}/3", check_model=False),
+                 progress=False, make_backend=fake)
+    pd.testing.assert_frame_equal(read_results(tmp_path / "whole"), read_results(tmp_path / "sharded"))
+
+
+def test_a_second_run_asks_nothing(profile):
+    plan = plan_run(profile, check_model=False)
+    run_gaps(plan, progress=False, make_backend=fake)
+    FakeBackend.asked.clear()
+    summary = run_gaps(plan, progress=False, make_backend=fake)
+    assert FakeBackend.asked == [] and summary.loc[0, "stored_before"] == 108
+
+
+def test_a_store_of_another_design_is_refused_and_untouched(profile):
+    plan = plan_run(profile, check_model=False)
+    run_gaps(plan, progress=False, make_backend=fake)
+    before = {p: p.read_bytes() for p in plan.root.rglob("*") if p.is_file()}
+    with pytest.raises(EmpathylabError, match="different design.*narratives"):
+        plan_run(profile, items_per_emotion=2, check_model=False)
+    assert before == {p: p.read_bytes() for p in plan.root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--grouping", "religon"], "unknown grouping(s) religon; valid: religion, ethnicity, nationality"),
+        (["--variation", "persona-9"], "valid: origin, persona-1"),
+        (["--backend", "vlm"], "'transformers', 'vllm' or 'openai'"),
+        (["--readout", "logits"], "'distribution' or 'generate'"),
+        (["--shard", "3/2"], "use k/N"),
+        (["--model", "no-such-org/no-such-model"], "'no-such-org/no-such-model' was not found"),
+        (["--model", "./missing-folder"], "does not exist"),
+        (["--backend", "openai", "--model", "m"], "unreachable"),
+    ],
+)
+def test_bad_input_stops_with_one_message_before_anything_is_written(profile, tmp_path, capsys, args, message):
+    data = yaml.safe_load(profile.read_text())
+    data["gaps"]["api"] = {"base_url": "http://127.0.0.1:9/v1", "timeout": 2}
+    profile.write_text(yaml.safe_dump(data))
+    code = main(["gaps", "run", "--profile", str(profile), "--out", str(tmp_path / "out"), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.startswith("empathylab: error:")
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_gives_the_same_store_as_an_uninterrupted_run(profile, tmp_path):
+    """A real run of the embedded model, killed with SIGKILL mid-way and started again."""
+    cli = [sys.executable, "-m", "empathylab.cli", "gaps", "run", "--profile", str(profile)]
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    subprocess.run([*cli, "--out", str(tmp_path / "straight")], check=True, env=env, capture_output=True)
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([*cli, "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while len(list(out.rglob("chunk-*.parquet"))) < 3 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stored = len(list(out.rglob("chunk-*.parquet")))
+    assert 3 <= stored < 11, "the run must be killed part-way"
+    done = subprocess.run([*cli, "--out", str(out)], check=True, env=env, capture_output=True, text=True)
+    assert f"{stored * 10}" in done.stdout  # stored_before: nothing answered twice
+    pd.testing.assert_frame_equal(read_results(tmp_path / "straight"), read_results(out))
+    assert not list(out.rglob(".chunk-*"))  # no temporary file left behind
