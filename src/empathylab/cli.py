@@ -51,6 +51,55 @@ def _gaps_run(args: argparse.Namespace) -> None:
     print(f"Results: {plan.root}")
 
 
+def _gaps_analyze(args: argparse.Namespace) -> None:
+    import json
+
+    from empathylab import design, gaps
+    from empathylab.store import model_slug, read_results
+
+    results = read_results(args.results_dir)
+    missing = [c for c in (*gaps.RUN_KEYS, "perceiver", "experiencer", "item_id", "intensity")
+               if c not in results.columns]  # fmt: skip
+    if missing:
+        raise EmpathylabError(
+            f"The results under {args.results_dir} lack column(s) {', '.join(missing)}."
+        )
+    for value in args.grouping or []:
+        if value not in design.GROUPINGS:
+            raise EmpathylabError(
+                f"Unknown grouping {value!r}; valid groupings: {', '.join(design.GROUPINGS)}."
+            )
+    for column, wanted in (("grouping", args.grouping), ("variation", args.variation),
+                           ("model", args.model), ("readout", args.readout)):  # fmt: skip
+        if not wanted:
+            continue
+        values = results[column].astype(str)
+        chosen = values.isin(wanted)
+        if column == "model":  # a model may be named by its spec or its folder name
+            chosen |= values.map(model_slug).isin([model_slug(w) for w in wanted])
+        if not chosen.any():
+            have = ", ".join(sorted(values.unique()))
+            raise EmpathylabError(
+                f"No results with {column} {', '.join(wanted)} under {args.results_dir}; "
+                f"stored: {have}."
+            )
+        results = results[chosen]
+    runs = gaps.analyze(
+        results, n_permutations=args.permutations, seed=args.seed, n_boot=args.bootstrap,
+        mixed=not args.no_mixed,
+    )  # fmt: skip
+    if args.json:
+        for run in runs:
+            print(json.dumps(gaps.jsonable(run), allow_nan=False))
+        return
+    import pandas as pd
+
+    from empathylab.report import runs_table
+
+    with pd.option_context("display.width", 200, "display.max_columns", None):
+        print(runs_table(runs).round(4).to_string(index=False))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``empathylab`` command."""
     parser = argparse.ArgumentParser(
@@ -93,6 +142,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--shard", default="1/1", help="k/N: run part k of N (default 1/1)")
     run.add_argument("--out", help="results folder (default: the profile's output_dir/gaps)")
     run.set_defaults(func=_gaps_run)
+    analyze = gaps.add_parser(
+        "analyze",
+        help="empathy gaps of stored results: matrix, delta, permutation test",
+        description="Compute the z-normalised emotion matrix, the in-group minus out-group "
+        "gap delta with its permutation test, a narrative bootstrap and a mixed model, for "
+        "every (model, readout, grouping, variation) stored under RESULTS_DIR.",
+    )
+    analyze.add_argument("results_dir", metavar="RESULTS_DIR", help="a results folder (or part of one)")
+    analyze.add_argument("--grouping", action="append", help="religion | ethnicity | nationality (repeatable)")
+    analyze.add_argument("--variation", action="append", help="only this variation (repeatable)")
+    analyze.add_argument("--model", action="append", help="only this model spec or folder name (repeatable)")
+    analyze.add_argument("--readout", action="append", help="only this readout (repeatable)")
+    analyze.add_argument("--permutations", type=int, default=10_000, help="permutations (default: 10000)")
+    analyze.add_argument("--bootstrap", type=int, default=1000, help="narrative bootstrap resamples, 0 to skip (default: 1000)")
+    analyze.add_argument("--no-mixed", action="store_true", help="skip the mixed model (the slowest step)")
+    analyze.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    analyze.add_argument("--json", action="store_true", help="one JSON object per line and run")
+    analyze.set_defaults(func=_gaps_analyze)
 
     book = commands.add_parser("book", help="the executable book").add_subparsers(
         dest="action", required=True, metavar="ACTION"

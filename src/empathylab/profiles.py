@@ -68,6 +68,10 @@ class Gaps(_Section):
 
     groupings: list[str] = Field(default_factory=lambda: ["religion", "ethnicity", "nationality"])
     variations: list[str] = Field(default_factory=lambda: ["origin"])
+    variation_groupings: list[str] = Field(
+        default_factory=lambda: ["religion", "ethnicity", "nationality"]
+    )
+    """Groupings asked under every prompt variation in the chapter on prompt variations."""
     identities: dict[str, list[str]] = Field(default_factory=dict)
     """Optional subsets of identities per grouping (the baseline is kept only if listed)."""
     backend: Literal["transformers", "vllm", "openai"] = "transformers"
@@ -81,7 +85,7 @@ class Gaps(_Section):
     api: Api = Field(default_factory=Api)
     vllm: Vllm = Field(default_factory=Vllm)
 
-    @field_validator("groupings")
+    @field_validator("groupings", "variation_groupings")
     @classmethod
     def _known_groupings(cls, value: list[str]) -> list[str]:
         from empathylab.design import GROUPINGS
