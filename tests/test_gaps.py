@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -245,13 +244,12 @@ def test_permutation_ignores_the_baseline():
     assert a == pytest.approx(b)
 
 
-def test_ten_thousand_permutations_of_22_by_22_are_fast():
+def test_ten_thousand_permutations_of_a_22_by_22_matrix():
+    """Timing lives in bench/gaps_statistics.py; here: shape of the result and the interval."""
     ids = design.identities("nationality")
     m = _matrix(np.random.default_rng(0).normal(size=(22, 22)), ids)
-    gaps.permutation_test(m, "nationality", 100)
-    start = time.perf_counter()
-    gaps.permutation_test(m, "nationality", 10_000)
-    assert time.perf_counter() - start < 1.0
+    out = gaps.permutation_test(m, "nationality", 10_000)
+    assert out["n_permutations"] == 10_000 and out["ci_low"] < 0 < out["ci_high"]
 
 
 # ----------------------------------------------------------------------- heatmap cell tests
@@ -312,11 +310,9 @@ def test_mixed_model_and_bootstrap_cover_zero_without_an_effect():
     assert abs(fit["coef"]) < 0.5 and fit["ci_high"] - fit["ci_low"] < 1.5
 
 
-def test_bootstrap_is_fast_and_renormalising_shrinks_towards_zero():
+def test_renormalising_the_bootstrap_shrinks_towards_zero():
     rows = gaps.simulate_results("religion", n_items=600, effect=1.0, item_sd=10.0, noise_sd=5.0, seed=0)
-    start = time.perf_counter()
     fixed = gaps.bootstrap_delta(rows, n_boot=1000)
-    assert time.perf_counter() - start < 5
     renorm = gaps.bootstrap_delta(rows, n_boot=1000, renormalise=True)
     assert fixed["ci_low"] < fixed["delta"] < fixed["ci_high"]
     assert (renorm["ci_low"] + renorm["ci_high"]) / 2 < (fixed["ci_low"] + fixed["ci_high"]) / 2
