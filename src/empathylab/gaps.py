@@ -438,18 +438,8 @@ def in_group(identities: list[str] | tuple[str, ...], grouping: str) -> np.ndarr
            [1, 1, 0],
            [0, 0, 1]])
     """
-    if grouping not in design.GROUPINGS:
-        raise EmpathylabError(
-            f"Unknown grouping {grouping!r}; valid groupings: {', '.join(design.GROUPINGS)}."
-        )
     ids = list(identities)
-    valid = design.identities(grouping)
-    unknown = [i for i in ids if i not in valid]
-    if unknown:
-        raise EmpathylabError(
-            f"Unknown {grouping} identit{'y' if len(unknown) == 1 else 'ies'} "
-            f"{', '.join(map(repr, unknown))}; valid: {', '.join(valid)}."
-        )
+    design.select_identities(grouping, ids)  # unknown grouping or identity: one clear error
     if len(set(ids)) != len(ids):
         raise EmpathylabError(f"The identities repeat a label: {ids}.")
     if grouping == "ethnicity":
