@@ -280,3 +280,15 @@ def test_a_failed_request_stops_the_retries_of_the_others() -> None:
         with pytest.raises(BackendError, match="bad prompt"):
             backend.generate([Request("s", str(i)) for i in range(3)])
         assert time.monotonic() - start < 2.0  # not the 5 s backoff of the requests that got 500
+
+
+def test_top_p_is_sent_only_when_set() -> None:
+    def echo(received):
+        return 200, {}, chat_answer("5, 5, 5, 5, 5, 5")
+
+    with FakeServer(scripted_handler([echo])) as server:
+        OpenAIBackend("m", base_url=server.url, top_p=0.01).generate([Request("s", "u")])
+        OpenAIBackend("m", base_url=server.url).generate([Request("s", "u")])
+        first, second = server.calls("/chat/completions")
+        assert (first.body["temperature"], first.body["top_p"]) == (0, 0.01)
+        assert "top_p" not in second.body

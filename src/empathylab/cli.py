@@ -100,6 +100,60 @@ def _gaps_analyze(args: argparse.Namespace) -> None:
         print(runs_table(runs).round(4).to_string(index=False))
 
 
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    """Profile overrides from the Part II options that were given."""
+    training = {key: value for key, value in {
+        "finetune_strategies": getattr(args, "strategy", None), "finetune_seeds": getattr(args, "seed", None),
+        "max_epochs": getattr(args, "max_epochs", None), "llm": getattr(args, "llm", None),
+    }.items() if value is not None}  # fmt: skip
+    labelling = {k: v for k, v in {"sample": getattr(args, "sample", None)}.items() if v is not None}
+    out: dict[str, object] = {"llmpathy": {"training": training, "labelling": labelling}}
+    if getattr(args, "encoder", None):
+        out["models"] = {"encoder": args.encoder}
+    return out
+
+
+def _labels_run(args: argparse.Namespace) -> None:
+    from empathylab.llmpathy import label_sample
+    from empathylab.profiles import load_profile
+
+    cfg = load_profile(args.profile, **_overrides(args))
+    if args.all:
+        cfg = load_profile(cfg, llmpathy={"labelling": {"sample": None}})
+    labels = label_sample(cfg, prompt=args.prompt, model=args.model, backend=args.backend)
+    print(f"{len(labels)} essays, {int(labels['valid'].sum())} valid labels, "
+          f"{int((~labels['valid']).sum())} missing (raw answers kept).")
+
+
+def _labels_agreement(args: argparse.Namespace) -> None:
+    import json
+
+    from empathylab.llmpathy import agreement
+
+    table = agreement(args.profile, min_labels=args.min_labels)
+    if args.json:
+        for row in table.to_dict("records"):
+            print(json.dumps({k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}))
+    else:
+        print(table.round(4).to_string(index=False))
+
+
+def _train(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from empathylab import llmpathy
+    from empathylab.profiles import load_profile
+
+    cfg = load_profile(args.profile, **_overrides(args))
+    if args.method == "probe":
+        table = llmpathy.cv_summary(llmpathy.probe_cv(cfg, progress=True))
+    else:
+        table = llmpathy.finetune_split(cfg, progress=True)
+    with pd.option_context("display.width", 200, "display.max_columns", None):
+        print(table.round(4).to_string(index=False))
+    print(f"Results: {llmpathy.results_dir(cfg)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``empathylab`` command."""
     parser = argparse.ArgumentParser(
@@ -160,6 +214,47 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     analyze.add_argument("--json", action="store_true", help="one JSON object per line and run")
     analyze.set_defaults(func=_gaps_analyze)
+
+    labels = commands.add_parser("labels", help="Part II: LLM empathy labels").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    lrun = labels.add_parser(
+        "run",
+        help="label public essays with an LLM (resumable)",
+        description="Ask an LLM for the empathy of essays with the prompts of Hasan et al. "
+        "(temperature 0); unparsable answers are asked once more, then stored as missing "
+        "with the raw answer. Results go under the profile's output_dir/llmpathy/labels.",
+    )
+    lrun.add_argument("--profile", default="demo", help="profile name or path (default: demo)")
+    lrun.add_argument("--prompt", default="scale-aware", choices=["scale-aware", "plain"])
+    lrun.add_argument("--model", help="model spec (default: the profile's first causal_lm)")
+    lrun.add_argument("--backend", choices=["transformers", "vllm", "openai"], help="default: the profile's")
+    size = lrun.add_mutually_exclusive_group()
+    size.add_argument("--sample", type=int, help="essays to label (default: the profile's sample)")
+    size.add_argument("--all", action="store_true", help="label all 1,860 public essays")
+    lrun.set_defaults(func=_labels_run)
+    agree = labels.add_parser("agreement", help="Krippendorff's alpha and Pearson r of every pair of sources")
+    agree.add_argument("--profile", default="demo", help="profile name or path (default: demo)")
+    agree.add_argument("--min-labels", type=int, default=10, help="least valid labels for a generated source")
+    agree.add_argument("--json", action="store_true", help="one JSON object per pair: a, b, alpha, pearson, n")
+    agree.set_defaults(func=_labels_agreement)
+
+    train = commands.add_parser(
+        "train",
+        help="Part II: train empathy regressors on crowd, noise-mitigated or LLM labels",
+        description="probe: frozen-encoder ridge probe under grouped cross-validation, every "
+        "strategy and alpha (fast); finetune: fine-tune the encoder with the recipe of Hasan "
+        "et al. on the profile's fixed split, per strategy and seed. Finished runs are stored "
+        "and reused.",
+    )
+    train.add_argument("--profile", default="demo", help="profile name or path (default: demo)")
+    train.add_argument("--method", default="finetune", choices=["finetune", "probe"])
+    train.add_argument("--encoder", help="embedded:all-MiniLM-L6-v2, roberta-base, microsoft/deberta-v3-base, a folder...")
+    train.add_argument("--strategy", action="append", choices=["y", "y'", "y_llm"], help="repeatable (finetune)")
+    train.add_argument("--seed", action="append", type=int, help="repeatable (finetune)")
+    train.add_argument("--max-epochs", type=int, help="at most this many epochs (finetune)")
+    train.add_argument("--llm", choices=["gpt4o", "llama3_70b"], help="released labels behind y' and y_llm")
+    train.set_defaults(func=_train)
 
     book = commands.add_parser("book", help="the executable book").add_subparsers(
         dest="action", required=True, metavar="ACTION"

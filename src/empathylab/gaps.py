@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from empathylab import design
+from empathylab import design, metrics
 from empathylab.errors import EmpathylabError
 
 __all__ = [
@@ -562,21 +562,6 @@ def permutation_test(
 # --------------------------------------------------------------------------- heatmap cells
 
 
-def _ttest_paired(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float, float]:
-    """T, dof, p (pingouin.ttest, paired) and signed Cohen d / Hedges g (x minus y)."""
-    import pingouin as pg
-
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        if len(x) < 2 or np.all(x - y == 0):
-            return float("nan"), float(len(x) - 1), float("nan"), 0.0, 0.0
-        res = pg.ttest(x, y, paired=True).iloc[0]
-        p = res["p_val"] if "p_val" in res.index else res["p-val"]
-        d = pg.compute_effsize(x, y, paired=True, eftype="cohen")
-        g = pg.compute_effsize(x, y, paired=True, eftype="hedges")
-    return float(res["T"]), float(res["dof"]), float(p), float(d), float(g)
-
-
 def cell_tests(results: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     """Return the paper's heatmap tests: which off-diagonal cells differ from in-group.
 
@@ -631,8 +616,8 @@ def cell_tests(results: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
             if i == j or design.BASELINE in (perceiver, experiencer):
                 continue
             cell = cells[:, i, j]
-            tp, dof, pp, dp, gp = _ttest_paired(cells[:, i, i], cell)
-            te, _, pe, de, ge = _ttest_paired(cells[:, j, j], cell)
+            tp, dof, pp, dp, gp = metrics.paired_ttest(cells[:, i, i], cell)
+            te, _, pe, de, ge = metrics.paired_ttest(cells[:, j, j], cell)
             rows.append(
                 {
                     "perceiver": perceiver,

@@ -9,7 +9,10 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["narrative_lengths", "intensities_by_emotion", "gap_heatmap", "deltas"]
+__all__ = [
+    "narrative_lengths", "intensities_by_emotion", "gap_heatmap", "deltas",
+    "label_distributions", "agreement_heatmap", "alpha_sweep", "group_scores",
+]
 
 
 def narrative_lengths(lengths: pd.DataFrame) -> Figure:
@@ -163,4 +166,115 @@ def deltas(table: pd.DataFrame, x: str = "variation", hue: str | None = None) ->
     ax.set_ylabel("δ (in-group − out-group, z units)")
     if hue is not None:
         ax.legend(title=hue, fontsize="small")
+    return fig
+
+
+def label_distributions(frame: pd.DataFrame, sources: dict[str, str]) -> Figure:
+    """Return histograms of the label sources side by side (one panel per source, 1–7).
+
+    ``sources`` maps a column of ``frame`` to the name shown.
+
+    >>> t = pd.DataFrame({"crowd": [1.0, 4.5, 7.0], "gpt4o": [2.0, 6.5, None]})
+    >>> [a.get_title() for a in label_distributions(t, {"crowd": "crowd", "gpt4o": "GPT-4o"}).axes]
+    ['crowd (n = 3)', 'GPT-4o (n = 2)']
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, len(sources), figsize=(2.6 * len(sources) + 0.8, 2.8),
+                             sharey=True, layout="constrained", squeeze=False)  # fmt: skip
+    bins = np.arange(1, 7.26, 0.25)
+    for ax, (column, name) in zip(axes[0], sources.items(), strict=True):
+        values = frame[column].dropna()
+        ax.hist(values, bins=bins, color="C0", alpha=0.8)
+        ax.axvline(values.mean(), color="0.2", linewidth=1, linestyle="--")
+        ax.set_title(f"{name} (n = {len(values)})")
+        ax.set_xlabel("empathy (1–7)")
+    axes[0][0].set_ylabel("essays")
+    return fig
+
+
+def agreement_heatmap(table: pd.DataFrame, names: dict[str, str] | None = None) -> Figure:
+    """Return two heatmaps, Krippendorff's α and Pearson r, for every pair of label sources.
+
+    ``table`` is :func:`empathylab.metrics.agreement`'s output; ``names`` renames sources.
+
+    >>> t = pd.DataFrame({"a": ["x"], "b": ["y"], "alpha": [0.5], "pearson": [0.6], "n": [3]})
+    >>> [ax.get_title() for ax in agreement_heatmap(t).axes[:2]]
+    ["Krippendorff's α (interval)", 'Pearson r']
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import seaborn as sns
+
+    names = names or {}
+    order = list(dict.fromkeys([*table["a"], *table["b"]]))
+    labels = [names.get(s, s) for s in order]
+    size = 1.1 * len(order) + 1.5
+    fig, axes = plt.subplots(1, 2, figsize=(2 * size + 0.6, size), layout="constrained")
+    for ax, column, title in zip(axes, ("alpha", "pearson"),
+                                 ("Krippendorff's α (interval)", "Pearson r"), strict=True):  # fmt: skip
+        matrix = pd.DataFrame(np.eye(len(order)), index=labels, columns=labels)
+        for row in table.itertuples():
+            i, j = order.index(row.a), order.index(row.b)
+            matrix.iloc[i, j] = matrix.iloc[j, i] = getattr(row, column)
+        sns.heatmap(matrix, vmin=0, vmax=1, cmap="viridis", annot=True, fmt=".2f",
+                    square=True, cbar=False, ax=ax)  # fmt: skip
+        ax.set_title(title)
+    return fig
+
+
+def alpha_sweep(cv: pd.DataFrame, metric: str = "pcc") -> Figure:
+    """Return ``metric`` of y' against α (mean ± sd over seeds), with y and y_llm as lines.
+
+    ``cv`` is :func:`empathylab.probe.cross_validate`'s tidy output (fold rows are
+    averaged within a seed first). A second panel shows how many labels y' replaced.
+
+    >>> cv = pd.DataFrame({"strategy": ["y", "y'", "y'", "y_llm"], "alpha": [None, 0, 1, None],
+    ...                    "seed": 0, "fold": 0, "pcc": [.3, .2, .25, .1], "n_replaced": [0, 9, 4, 9]})
+    >>> alpha_sweep(cv).axes[0].get_xlabel()
+    ''
+    """
+    import matplotlib.pyplot as plt
+
+    per_seed = (cv.groupby(["strategy", "alpha", "seed"], dropna=False)[[metric, "n_replaced"]]
+                .mean().reset_index())  # fmt: skip
+    sweep = per_seed[per_seed["strategy"] == "y'"].groupby("alpha")[[metric, "n_replaced"]]
+    mean, sd = sweep.mean(), sweep.std().fillna(0)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 4.8), sharex=True, height_ratios=[2, 1],
+                                      layout="constrained")  # fmt: skip
+    top.errorbar(mean.index, mean[metric], yerr=sd[metric], fmt="o-", color="C0", label="y'")
+    for k, name in enumerate(("y", "y_llm"), start=1):
+        level = per_seed.loc[per_seed["strategy"] == name, metric]
+        if len(level):
+            top.axhline(level.mean(), color=f"C{k}", linestyle="--", label=name)
+    top.set_ylabel(f"{metric.upper()} against crowd")
+    top.legend(fontsize="small", ncols=3)
+    bottom.bar(mean.index, mean["n_replaced"], width=0.35, color="0.6")
+    bottom.set_ylabel("labels replaced")
+    bottom.set_xlabel("α (replace the crowd label where |crowd − LLM| > α)")
+    return fig
+
+
+def group_scores(table: pd.DataFrame, by: str, metric: str = "ccc") -> Figure:
+    """Return a horizontal bar chart of ``metric`` per group, with the group sizes.
+
+    ``table`` is :func:`empathylab.metrics.group_scores`'s output (optionally with a
+    ``strategy`` column, drawn as hue).
+
+    >>> t = pd.DataFrame({"race": ["a", "b"], "n": [5, 7], "ccc": [0.4, -0.1]})
+    >>> group_scores(t, "race").axes[0].get_xlabel()
+    'CCC'
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    shown = table.assign(group=table[by].astype(str) + " (n = " + table["n"].astype(str) + ")")
+    height = 0.35 * shown["group"].nunique() * (shown["strategy"].nunique() if "strategy" in shown else 1)
+    fig, ax = plt.subplots(figsize=(7.5, height + 1.4), layout="constrained")
+    sns.barplot(data=shown, y="group", x=metric, ax=ax,
+                hue="strategy" if "strategy" in shown else None)  # fmt: skip
+    ax.axvline(0, color="0.3", linewidth=0.8)
+    ax.set_xlabel(metric.upper())
+    ax.set_ylabel(by)
     return fig

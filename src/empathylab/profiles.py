@@ -52,6 +52,8 @@ class Api(_Section):
     timeout: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=5, ge=0)
     top_logprobs: int = Field(default=20, ge=1)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    """Sent with every request when set; Part II's labelling uses 0.01 when it is unset."""
 
 
 class Vllm(_Section):
@@ -125,6 +127,76 @@ def _check_names(value: list[str], valid: Any, what: str) -> list[str]:
     return value
 
 
+class Labelling(_Section):
+    """Part II: labelling essays with an LLM (the prompts of Hasan et al.)."""
+
+    backend: Literal["transformers", "vllm", "openai"] = "transformers"
+    prompts: list[Literal["scale-aware", "plain"]] = Field(
+        default_factory=lambda: ["scale-aware", "plain"], min_length=1
+    )
+    sample: int | None = Field(default=None, ge=1)
+    """Essays labelled (drawn with the profile's seed); null = all of them."""
+    max_new_tokens: int = Field(default=64, ge=1)
+    retries: int = Field(default=1, ge=0)
+    batch_size: int = Field(default=8, ge=1)
+
+
+class Split(_Section):
+    valid: float = Field(default=0.1, ge=0, lt=1)
+    test: float = Field(default=0.2, gt=0, lt=1)
+
+
+class Training(_Section):
+    """Part II: which labels train the regressor, and how it is evaluated."""
+
+    llm: Literal["gpt4o", "llama3_70b"] = "gpt4o"
+    """The released LLM labels behind y' and y_llm."""
+    alphas: list[float] = Field(default_factory=lambda: [a / 2 for a in range(12)], min_length=1)
+    alpha: float = Field(default=4.5, ge=0)
+    """The α of y' when a single one is used (Hasan et al. chose 4.5)."""
+    folds: int = Field(default=10, ge=2)
+    seeds: list[int] = Field(default_factory=lambda: [0, 42, 100, 999, 1234], min_length=1)
+    split: Split = Field(default_factory=Split)
+    """The fixed, seeded split of the public essays (whole writers) for fine-tuning."""
+    cv_method: Literal["probe", "finetune"] = "probe"
+    """probe: frozen-encoder embeddings + ridge per fold; finetune: the full recipe."""
+    finetune_strategies: list[Literal["y", "y'", "y_llm"]] = Field(
+        default_factory=lambda: ["y", "y'", "y_llm"]
+    )
+    finetune_seeds: list[int] = Field(default_factory=lambda: [0, 42, 100, 999, 1234])
+    max_epochs: int = Field(default=20, ge=1)
+    max_length: int = Field(default=512, ge=8)
+    batch_size: int = Field(default=16, ge=1)
+
+
+class NewsEmpFiles(_Section):
+    """Your own copy of one NewsEmp split, in its original format."""
+
+    essays: str
+    gold: str | None = None
+    demographics: str | None = None
+
+
+class Llmpathy(_Section):
+    """Part II: LLM labels for empathy (Hasan et al.)."""
+
+    labelling: Labelling = Field(default_factory=Labelling)
+    training: Training = Field(default_factory=Training)
+    newsemp: dict[str, dict[str, NewsEmpFiles]] = Field(default_factory=dict)
+    """Bring your own NewsEmp data: ``{NewsEmp24: {train: {essays: ..., demographics: ...}}}``."""
+
+    @field_validator("newsemp")
+    @classmethod
+    def _known_datasets(
+        cls, value: dict[str, dict[str, NewsEmpFiles]]
+    ) -> dict[str, dict[str, NewsEmpFiles]]:
+        if value:
+            _check_names(list(value), ("NewsEmp22", "NewsEmp23", "NewsEmp24"), "dataset")
+        for splits in value.values():
+            _check_names(list(splits), ("train", "dev", "test"), "split")
+        return value
+
+
 class Profile(_Section):
     """A validated run profile (see ``params/demo.yaml`` for a commented example)."""
 
@@ -138,6 +210,7 @@ class Profile(_Section):
     models: Models = Field(default_factory=Models)
     stimuli: Stimuli = Field(default_factory=Stimuli)
     gaps: Gaps = Field(default_factory=Gaps)
+    llmpathy: Llmpathy = Field(default_factory=Llmpathy)
 
     def to_yaml(self) -> str:
         """Return the profile as YAML, every default filled in (loads back to an equal profile).
@@ -215,10 +288,18 @@ def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:
     return f"{loc}: {message} (got {error.get('input')!r})"
 
 
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merge(out[key], value) if both else value
+    return out
+
+
 def load_profile(profile: str | Path | Profile = "demo", **overrides: Any) -> Profile:
     """Load and validate a profile by name (``params/NAME.yaml``) or path.
 
-    ``overrides`` replace top-level keys after loading (sections as dicts are merged),
+    ``overrides`` replace keys after loading (sections given as dicts are merged, at any depth),
     and are validated like the file. Returns a frozen :class:`Profile`.
 
     >>> p = load_profile("demo")
@@ -240,11 +321,7 @@ def load_profile(profile: str | Path | Profile = "demo", **overrides: Any) -> Pr
         if not isinstance(raw, dict):
             raise ProfileError(f"{path} must hold a mapping of keys, not {type(raw).__name__}.")
         raw.setdefault("name", path.stem)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(raw.get(key), dict):
-            raw[key] = {**raw[key], **value}
-        else:
-            raw[key] = value
+    raw = _merge(raw, overrides)
     try:
         return Profile.model_validate(raw)
     except ValidationError as exc:

@@ -44,10 +44,14 @@ class ChunkStore:
     ``design`` is a JSON-able dict that identifies the design (model, backend, readout,
     identities, narratives, chunk size, templates...). Opening a folder that holds
     another design raises :class:`~empathylab.errors.EmpathylabError` and changes nothing.
+    ``columns`` are the columns every chunk holds, in order (Part I's :data:`COLUMNS`).
     """
 
-    def __init__(self, folder: str | Path, design: dict[str, Any]) -> None:
+    def __init__(
+        self, folder: str | Path, design: dict[str, Any], *, columns: tuple[str, ...] = COLUMNS
+    ) -> None:
         self.folder = Path(folder)
+        self.columns = tuple(columns)
         self.design = json.loads(json.dumps(design, sort_keys=True))
         stored = self.folder / "design.json"
         if stored.is_file():
@@ -77,11 +81,11 @@ class ChunkStore:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        missing = [c for c in COLUMNS if c not in rows.columns]
+        missing = [c for c in self.columns if c not in rows.columns]
         if missing:
             raise ValueError(f"rows lack columns {missing}")
         self._write_design()
-        table = pa.Table.from_pandas(rows[list(COLUMNS)], preserve_index=False)
+        table = pa.Table.from_pandas(rows[list(self.columns)], preserve_index=False)
         meta = {**(table.schema.metadata or {}), b"empathylab": json.dumps(metadata).encode()}
         table = table.replace_schema_metadata(meta)
         target = self.folder / f"chunk-{index:08d}.parquet"

@@ -87,6 +87,8 @@ class OpenAIBackend(Backend):
     timeout : seconds to wait for each HTTP answer.
     max_retries : retries after the first attempt (429, 5xx, timeouts, connection errors).
     top_logprobs : alternatives asked for by :meth:`score` (OpenAI and vLLM allow up to 20).
+    top_p : nucleus sampling bound sent with every request when set (Hasan et al. label
+        with 0.01); at temperature 0 it only matters to servers that sample anyway.
     check : query ``/models`` now, so that configuration errors fail at once.
     backoff : base of the exponential backoff, in seconds.
     """
@@ -103,6 +105,7 @@ class OpenAIBackend(Backend):
         timeout: float = 60.0,
         max_retries: int = 5,
         top_logprobs: int = 20,
+        top_p: float | None = None,
         check: bool = True,
         backoff: float = 1.0,
     ) -> None:
@@ -124,6 +127,7 @@ class OpenAIBackend(Backend):
         self.timeout = timeout
         self.max_retries = max_retries
         self.top_logprobs = top_logprobs
+        self.top_p = top_p
         self.backoff = backoff
         self.server_model = ""  # the "model" field of the last answer
         self._merges_digits = False  # seen a multi-digit first token: whole-number tokenizer
@@ -256,6 +260,7 @@ class OpenAIBackend(Backend):
                 ],
                 "temperature": 0,
                 "seed": 0,
+                **({} if self.top_p is None else {"top_p": self.top_p}),
                 **extra,
             }
             for r in items
