@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from empathylab.errors import EmpathylabError
 
@@ -154,6 +155,17 @@ def _train(args: argparse.Namespace) -> None:
     print(f"Results: {llmpathy.results_dir(cfg)}")
 
 
+def _group(commands: Any, name: str, help: str) -> Any:
+    """Add a command that takes an ACTION (``empathylab NAME ACTION ...``)."""
+    return commands.add_parser(name, help=help).add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+
+
+def _profile_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default="demo", help="profile name or path (default: demo)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``empathylab`` command."""
     parser = argparse.ArgumentParser(
@@ -161,24 +173,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    data = commands.add_parser("data", help="the public data files").add_subparsers(
-        dest="action", required=True, metavar="ACTION"
-    )
+    data = _group(commands, "data", "the public data files")
     data.add_parser("list", help="list the registered files").set_defaults(func=_data_list)
     data.add_parser("fetch", help="download (or check the mirror of) every file").set_defaults(
         func=_data_fetch
     )
 
-    profile = commands.add_parser("profile", help="run profiles").add_subparsers(
-        dest="action", required=True, metavar="ACTION"
-    )
+    profile = _group(commands, "profile", "run profiles")
     show = profile.add_parser("show", help="print a validated profile with its defaults")
     show.add_argument("profile", help="profile name (params/NAME.yaml) or path")
     show.set_defaults(func=_profile_show)
 
-    gaps = commands.add_parser("gaps", help="Part I: intergroup empathy gaps").add_subparsers(
-        dest="action", required=True, metavar="ACTION"
-    )
+    gaps = _group(commands, "gaps", "Part I: intergroup empathy gaps")
     run = gaps.add_parser(
         "run",
         help="ask a model for every prompt of the design (resumable)",
@@ -186,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         "narrative prompt and store the answers. Options override the profile; a killed run "
         "resumes where it stopped when started again.",
     )
-    run.add_argument("--profile", default="demo", help="profile name or path (default: demo)")
+    _profile_option(run)
     run.add_argument("--model", help="model spec: embedded:NAME, hub id, local folder, or API model")
     run.add_argument("--backend", help="transformers | vllm | openai")
     run.add_argument("--readout", help="distribution | generate")
@@ -215,9 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--json", action="store_true", help="one JSON object per line and run")
     analyze.set_defaults(func=_gaps_analyze)
 
-    labels = commands.add_parser("labels", help="Part II: LLM empathy labels").add_subparsers(
-        dest="action", required=True, metavar="ACTION"
-    )
+    labels = _group(commands, "labels", "Part II: LLM empathy labels")
     lrun = labels.add_parser(
         "run",
         help="label public essays with an LLM (resumable)",
@@ -225,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(temperature 0); unparsable answers are asked once more, then stored as missing "
         "with the raw answer. Results go under the profile's output_dir/llmpathy/labels.",
     )
-    lrun.add_argument("--profile", default="demo", help="profile name or path (default: demo)")
+    _profile_option(lrun)
     lrun.add_argument("--prompt", default="scale-aware", choices=["scale-aware", "plain"])
     lrun.add_argument("--model", help="model spec (default: the profile's first causal_lm)")
     lrun.add_argument("--backend", choices=["transformers", "vllm", "openai"], help="default: the profile's")
@@ -234,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--all", action="store_true", help="label all 1,860 public essays")
     lrun.set_defaults(func=_labels_run)
     agree = labels.add_parser("agreement", help="Krippendorff's alpha and Pearson r of every pair of sources")
-    agree.add_argument("--profile", default="demo", help="profile name or path (default: demo)")
+    _profile_option(agree)
     agree.add_argument("--min-labels", type=int, default=10, help="least valid labels for a generated source")
     agree.add_argument("--json", action="store_true", help="one JSON object per pair: a, b, alpha, pearson, n")
     agree.set_defaults(func=_labels_agreement)
@@ -247,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
         "et al. on the profile's fixed split, per strategy and seed. Finished runs are stored "
         "and reused.",
     )
-    train.add_argument("--profile", default="demo", help="profile name or path (default: demo)")
+    _profile_option(train)
     train.add_argument("--method", default="finetune", choices=["finetune", "probe"])
     train.add_argument("--encoder", help="embedded:all-MiniLM-L6-v2, roberta-base, microsoft/deberta-v3-base, a folder...")
     train.add_argument("--strategy", action="append", choices=["y", "y'", "y_llm"], help="repeatable (finetune)")
@@ -256,11 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--llm", choices=["gpt4o", "llama3_70b"], help="released labels behind y' and y_llm")
     train.set_defaults(func=_train)
 
-    book = commands.add_parser("book", help="the executable book").add_subparsers(
-        dest="action", required=True, metavar="ACTION"
-    )
+    book = _group(commands, "book", "the executable book")
     execute = book.add_parser("execute", help="execute the chapters with papermill")
-    execute.add_argument("--profile", default="demo", help="profile name or path (default: demo)")
+    _profile_option(execute)
     execute.add_argument("--root", default=".", help="the book's root folder (default: .)")
     execute.add_argument(
         "--chapter", action="append", help="execute only chapters whose path contains this"
