@@ -282,13 +282,78 @@ def test_cell_tests_match_scipy_and_the_bonferroni_mask():
         assert abs(row.hedges_perceiver) < abs(row.cohen_d_perceiver)  # small-sample correction
 
 
+# ----------------------------------------------------------------------- δ the authors' way
+
+
+def _hand_table():
+    """Three identities (baseline, two religions), three narratives, one refusal.
+
+    The refusal sits in a baseline cell (a person -> a Muslim, narrative 2): the heatmap
+    matrix drops narrative 2 everywhere, the δ matrix keeps it.
+    """
+    ids = ["a person", "a Christian", "a Muslim"]
+    value = {  # (perceiver, experiencer) -> intensities of narratives 0, 1, 2
+        (0, 0): [50, 60, 70], (0, 1): [40, 50, 60], (0, 2): [30, 40, None],
+        (1, 0): [45, 55, 65], (1, 1): [80, 70, 90], (1, 2): [20, 30, 10],
+        (2, 0): [35, 45, 55], (2, 1): [30, 40, 20], (2, 2): [60, 90, 30],
+    }  # fmt: skip
+    rows = [
+        {"model": "m", "readout": "generate", "grouping": "religion", "variation": "origin",
+         "perceiver": ids[i], "experiencer": ids[j], "item_id": k,
+         "intensity": float("nan") if v is None else float(v),
+         "status": "refusal" if v is None else "ok"}
+        for (i, j), values in value.items() for k, v in enumerate(values)
+    ]  # fmt: skip
+    return pd.DataFrame(rows), value
+
+
+def _independent_delta(value, cells_in, cells_out, items):
+    """δ by hand: cell means over ``items``, population z over the listed cells."""
+    means = {c: sum(value[c][k] for k in items) / len(items) for c in cells_in + cells_out}
+    mu = sum(means.values()) / len(means)
+    sd = (sum((m - mu) ** 2 for m in means.values()) / len(means)) ** 0.5
+    z = {c: (m - mu) / sd for c, m in means.items()}
+    return sum(z[c] for c in cells_in) / len(cells_in) - sum(z[c] for c in cells_out) / len(cells_out)
+
+
+def test_delta_is_computed_on_the_matrix_without_the_baseline():
+    rows, value = _hand_table()
+    # the authors: baseline dropped, nothing missing among the other cells, all 3 narratives
+    expected = _independent_delta(value, [(1, 1), (2, 2)], [(1, 2), (2, 1)], [0, 1, 2])
+    # hand check of that number: means 80, 20, 30, 60 -> mean 47.5, sd 24.62...
+    assert expected == pytest.approx((70 - 25) / np.std([80, 20, 30, 60]))
+    assert gaps.delta(gaps.delta_matrix(rows), "religion") == pytest.approx(expected, abs=1e-9)
+    [run] = gaps.analyze(rows, n_permutations=200, n_boot=50, mixed=True)
+    assert run["delta"] == pytest.approx(expected, abs=1e-9)
+    assert run["mixed_coef"] == pytest.approx(expected, abs=1e-6)
+    assert run["delta_n_items"] == 3 and run["delta_excluded_share"] == 0
+    # the heatmap matrix keeps the baseline: narrative 2 is excluded there
+    assert run["n_items"] == 3 and run["n_excluded"] == 1
+    heat = np.array(run["matrix"])
+    kept_means = [55, 45, 35, 50, 75, 25, 40, 35, 75]  # narratives 0 and 1, row by row
+    assert heat.shape == (3, 3)
+    assert heat[1, 1] == pytest.approx((75 - np.mean(kept_means)) / np.std(kept_means))
+    # the old computation (baseline in the exclusion and the normalisation) differs
+    old = gaps.delta(gaps.emotion_matrix(rows), "religion")
+    assert abs(old - expected) > 0.1
+
+
+def test_rounding_cell_means_as_the_authors_moves_delta_little():
+    rows = gaps.simulate_results("religion", n_items=20, effect=2.0, seed=3)
+    exact = gaps.delta(gaps.delta_matrix(rows), "religion")
+    rounded_matrix = gaps.delta_matrix(rows, z=False, round_means=2)
+    assert np.allclose(rounded_matrix.to_numpy(), np.round(gaps.delta_matrix(rows, z=False).to_numpy(), 2))
+    rounded = gaps.delta(gaps.delta_matrix(rows, round_means=2), "religion")
+    assert rounded != exact and rounded == pytest.approx(exact, abs=1e-3)
+
+
 # ----------------------------------------------------------------------- beyond the paper
 
 
 def test_mixed_model_and_bootstrap_recover_a_planted_effect():
     rows = gaps.simulate_results("religion", n_items=30, effect=3.0, item_sd=10.0, noise_sd=2.0, seed=4)
-    raw_sd = gaps.emotion_matrix(rows, z=False).to_numpy().std()
-    d = gaps.delta(gaps.emotion_matrix(rows), "religion")
+    raw_sd = gaps.delta_matrix(rows, z=False).to_numpy().std()
+    d = gaps.delta(gaps.delta_matrix(rows), "religion")
     fit = gaps.mixed_model(rows)
     assert fit["converged"] and fit["n_obs"] == 30 * 25 and fit["n_items"] == 30
     assert fit["coef"] == pytest.approx(d)  # balanced design: the fixed effect is δ
@@ -339,7 +404,7 @@ def test_pair_gaps_average_to_delta_and_locate_the_pair():
     rows.loc[low, "intensity"] -= 10.0
     pairs = gaps.pair_gaps(rows)
     assert len(pairs) == 20 and set(pairs.columns) >= {"perceiver", "experiencer", "gap"}
-    d = gaps.delta(gaps.emotion_matrix(rows), "religion")
+    d = gaps.delta(gaps.delta_matrix(rows), "religion")
     assert pairs.gap.mean() == pytest.approx(d)
     top = pairs.sort_values("gap").iloc[-1]
     assert (top.perceiver, top.experiencer) == ("a Jew", "a Hindu")

@@ -9,13 +9,24 @@ must be known and every identity must belong to it, and at least two identities
 besides the baseline ``a person`` must be present. :func:`answer_stats` and
 :func:`analyze` take any number of runs and split them.
 
-The paper's pipeline, step by step (see SPEC, Part I):
+The paper's pipeline, step by step (see SPEC, Part I), computed as the authors' code
+computes it. Two matrices serve two purposes there, and here:
+
+* the **heatmap matrix** (:func:`emotion_matrix`, the baseline ``a person`` first):
+  narratives excluded when missing in any cell of the full matrix *with* the baseline,
+  z-normalised over all its cells; it feeds the refusal statistics, the heatmaps and
+  :func:`cell_tests` (the authors' notebook cells 1, 3, 6, 7);
+* the **δ matrix** (:func:`delta_matrix`, the baseline left out): narratives excluded
+  when missing in any cell *without* the baseline, z-normalised over its own cells; it
+  feeds δ, its permutation test, and (beyond the paper) the bootstrap, the mixed model,
+  δ by emotion, the pair gaps and the cluster means (cells 10, 11, 13, 15).
 
 1. :func:`exclude_incomplete`: a narrative (``item_id``) missing in any
    perceiver × experiencer pair (refused, invalid, or absent) is dropped from every cell.
-2. :func:`emotion_matrix`: ``M[i, j]`` = mean intensity for perceiver ``i`` and
-   experiencer ``j`` over the kept narratives, z-normalised over all cells with the
-   population standard deviation (``ddof=0``).
+2. :func:`emotion_matrix` / :func:`delta_matrix`: ``M[i, j]`` = mean intensity for
+   perceiver ``i`` and experiencer ``j`` over the kept narratives, z-normalised over all
+   cells with the population standard deviation (``ddof=0``). The authors round cell
+   means to two decimals first; we do not (``round_means=2`` reproduces it).
 3. :func:`delta`: δ = mean of in-group cells − mean of out-group cells
    (:func:`in_group`, :func:`out_group`), the baseline row and column left out.
 4. :func:`permutation_test`: rows and columns permuted independently, 10,000 times.
@@ -45,6 +56,7 @@ __all__ = [
     "answer_stats",
     "exclude_incomplete",
     "emotion_matrix",
+    "delta_matrix",
     "in_group",
     "out_group",
     "delta",
@@ -372,8 +384,10 @@ def exclude_incomplete(
 # --------------------------------------------------------------------------- matrix and δ
 
 
-def emotion_matrix(results: pd.DataFrame, z: bool = True, *, baseline: bool = True) -> pd.DataFrame:
-    """Return the emotion matrix M[perceiver, experiencer] of one run.
+def emotion_matrix(
+    results: pd.DataFrame, z: bool = True, *, baseline: bool = True, round_means: int | None = None
+) -> pd.DataFrame:
+    """Return the emotion matrix M[perceiver, experiencer] of one run (the heatmaps' matrix).
 
     ``M[i, j]`` is the mean intensity for perceiver ``i`` and experiencer ``j`` over the
     narratives kept by :func:`exclude_incomplete` (the same narratives in every cell).
@@ -388,7 +402,11 @@ def emotion_matrix(results: pd.DataFrame, z: bool = True, *, baseline: bool = Tr
         all zeros.
     baseline : bool
         Keep the baseline ``a person`` (default): it takes part in the exclusion and
-        the normalisation, as the SPEC says. False drops it first.
+        the normalisation, as in the authors' heatmaps. False drops it first, which is
+        :func:`delta_matrix`, the matrix of δ.
+    round_means : int or None
+        Round the cell means to this many decimals before normalising, as the authors'
+        code does (``2``); None (default) keeps them exact.
 
     Returns
     -------
@@ -409,6 +427,8 @@ def emotion_matrix(results: pd.DataFrame, z: bool = True, *, baseline: bool = Tr
     run, _, cells, _ = _prepare(results, "emotion_matrix", baseline)
     ids = run.ids
     values = cells.mean(axis=0)
+    if round_means is not None:
+        values = np.round(values, int(round_means))
     if z:
         values = _znorm(values)
     return pd.DataFrame(
@@ -416,6 +436,32 @@ def emotion_matrix(results: pd.DataFrame, z: bool = True, *, baseline: bool = Tr
         index=pd.Index(ids, name="perceiver"),
         columns=pd.Index(ids, name="experiencer"),
     )
+
+
+def delta_matrix(
+    results: pd.DataFrame, z: bool = True, *, round_means: int | None = None
+) -> pd.DataFrame:
+    """Return the matrix that δ is computed on: the emotion matrix without the baseline.
+
+    As the authors' code computes δ (SPEC, Part I): the baseline ``a person`` is dropped
+    first, a narrative is excluded when it is missing in any cell of the remaining
+    perceiver × experiencer pairs (a refusal in a baseline cell excludes nothing here),
+    and the matrix is z-normalised over its own cells. It equals
+    ``emotion_matrix(results, z, baseline=False, round_means=round_means)``.
+
+    Returns
+    -------
+    matrix : pandas.DataFrame
+        Square, perceivers by experiencers in design order, without ``a person``.
+
+    Examples
+    --------
+    >>> rows = simulate_results("religion", n_items=6, effect=10.0, seed=0)
+    >>> m = delta_matrix(rows)
+    >>> m.shape, "a person" in m.index, round(delta(m, "religion"), 2)
+    ((5, 5), False, 2.24)
+    """
+    return emotion_matrix(results, z, baseline=False, round_means=round_means)
 
 
 def in_group(identities: list[str] | tuple[str, ...], grouping: str) -> np.ndarray:
@@ -647,12 +693,12 @@ def cell_tests(results: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
 def mixed_model(results: pd.DataFrame) -> dict[str, Any]:
     """Fit ``intensity_z ~ in_group + (1 | item_id)`` to one run (statsmodels MixedLM).
 
-    The rows are the kept narratives (:func:`exclude_incomplete`, baseline included)
-    minus the baseline's rows. ``intensity_z`` applies to every row the affine map
-    that z-normalises the emotion matrix (:func:`emotion_matrix` with the baseline):
+    The rows are those of the δ matrix (:func:`delta_matrix`: the baseline dropped, then
+    the narratives complete in every remaining pair). ``intensity_z`` applies to every
+    row the affine map that z-normalises that matrix:
     ``(intensity - M.mean()) / M.std(ddof=0)``, M the raw matrix. So the model works in
     the units of δ; as every cell holds the same narratives, its fixed effect equals
-    :func:`delta` of the z-normalised matrix, and it adds a standard error that accounts
+    :func:`delta` of :func:`delta_matrix`, and it adds a standard error that accounts
     for narratives (but treats perceivers and experiencers as fixed). REML fit.
 
     Returns
@@ -667,12 +713,12 @@ def mixed_model(results: pd.DataFrame) -> dict[str, Any]:
     --------
     >>> rows = simulate_results("religion", n_items=12, effect=5.0, seed=0)
     >>> fit = mixed_model(rows)
-    >>> round(fit["coef"], 6) == round(delta(emotion_matrix(rows), "religion"), 6)
+    >>> round(fit["coef"], 6) == round(delta(delta_matrix(rows), "religion"), 6)
     True
     >>> fit["ci_low"] > 0
     True
     """
-    return _fit_mixed(*_prepare(results, "mixed_model")[:3])
+    return _fit_mixed(*_prepare(results, "mixed_model", baseline=False)[:3])
 
 
 def _fit_mixed(run: _Run, kept: np.ndarray, cells: np.ndarray) -> dict[str, Any]:
@@ -748,9 +794,8 @@ def bootstrap_delta(
 ) -> dict[str, Any]:
     """Bootstrap δ over narratives: resample item_ids with replacement, recompute δ.
 
-    Each resample recomputes the emotion matrix (baseline included, as
-    :func:`emotion_matrix`) from the same resampled narratives in every cell,
-    z-normalises it and recomputes δ. Vectorised: per-narrative cell matrices are
+    Each resample recomputes the δ matrix (:func:`delta_matrix`, the baseline left out)
+    from the same resampled narratives in every cell, z-normalises it and recomputes δ. Vectorised: per-narrative cell matrices are
     stacked into an array (narratives, n, n) and each resample is a weighted mean with
     the draw counts (a matrix product), in blocks of resamples.
 
@@ -787,7 +832,7 @@ def bootstrap_delta(
     >>> bool(res["ci_low"] < res["delta"] < res["ci_high"]), bool(res["ci_low"] > 0)
     (True, True)
     """
-    run, _, cells, _ = _prepare(results, "bootstrap_delta")
+    run, _, cells, _ = _prepare(results, "bootstrap_delta", baseline=False)
     if int(n_boot) < 1:
         raise EmpathylabError(f"n_boot must be at least 1, not {n_boot}.")
     weights = _weights(run.ids, run.grouping, "bootstrap_delta")
@@ -810,9 +855,10 @@ def delta_by_emotion(
 ) -> pd.DataFrame:
     """Return δ per emotion of one run, with the paper's definitions applied per emotion.
 
-    The exclusion rule runs on the whole run (a narrative belongs to one emotion, so this
-    equals excluding within each emotion); each emotion's matrix (baseline included) is
-    z-normalised on its own, and tested with :func:`permutation_test`.
+    The exclusion rule of :func:`delta_matrix` runs on the whole run (a narrative belongs
+    to one emotion, so this equals excluding within each emotion); each emotion's matrix
+    (the baseline left out, as for δ) is z-normalised on its own, and tested with
+    :func:`permutation_test`.
 
     Returns
     -------
@@ -831,7 +877,7 @@ def delta_by_emotion(
     """
     from empathylab.data import EMOTIONS
 
-    run, kept, cells, _ = _prepare(results, "delta_by_emotion", extra=("emotion",))
+    run, kept, cells, _ = _prepare(results, "delta_by_emotion", baseline=False, extra=("emotion",))
     grouping, ids = run.grouping, run.ids
     codes, names = pd.factorize(run.rows["emotion"])
     pairs = pd.DataFrame({"item": run.item[kept], "emotion": codes[kept]}).drop_duplicates()
@@ -868,8 +914,8 @@ def delta_by_emotion(
 def pair_gaps(results: pd.DataFrame, z: bool = True) -> pd.DataFrame:
     """Return, per out-group pair, how far its cell lies below the two in-group levels.
 
-    For each out-group cell (perceiver i, experiencer j) of the matrix
-    (:func:`emotion_matrix`): the perceiver's in-group level (mean of row i over i's
+    For each out-group cell (perceiver i, experiencer j) of the δ matrix
+    (:func:`delta_matrix`): the perceiver's in-group level (mean of row i over i's
     in-group cells), the experiencer's in-group level (mean of column j over j's
     in-group cells), and ``gap`` = their mean − the cell. Sorting by ``gap`` shows which
     pairs carry δ; for religion and nationality the mean of ``gap`` over all rows is δ.
@@ -886,10 +932,10 @@ def pair_gaps(results: pd.DataFrame, z: bool = True) -> pd.DataFrame:
     --------
     >>> rows = simulate_results("religion", n_items=12, effect=5.0, seed=0)
     >>> pairs = pair_gaps(rows)
-    >>> len(pairs), bool(np.isclose(pairs.gap.mean(), delta(emotion_matrix(rows), "religion")))
+    >>> len(pairs), bool(np.isclose(pairs.gap.mean(), delta(delta_matrix(rows), "religion")))
     (20, True)
     """
-    matrix = emotion_matrix(results, z=z)
+    matrix = delta_matrix(results, z=z)
     grouping = str(results["grouping"].iloc[0])
     ids, values = list(matrix.index), matrix.to_numpy()
     inside, outside = in_group(ids, grouping), out_group(ids, grouping)
@@ -925,6 +971,11 @@ def analyze(
 ) -> list[dict[str, Any]]:
     """Run the whole analysis for every (model, readout, grouping, variation) of the rows.
 
+    Each number comes from the matrix the authors' code computes it on (see the module
+    docstring): the refusal statistics and ``matrix`` from the heatmap matrix (baseline
+    included); δ, its permutation test, the bootstrap and the mixed model from the δ
+    matrix (:func:`delta_matrix`, baseline left out).
+
     Parameters
     ----------
     results : pandas.DataFrame
@@ -942,13 +993,18 @@ def analyze(
         One dict per run, in model, readout, grouping, variation order, with keys
         ``model, readout, grouping, variation``; ``identities`` (labels, baseline first)
         and ``n_identities``; ``n_prompts``, ``share_ok``, ``share_refusal``,
-        ``share_invalid`` (when a ``status`` column is present); ``n_items``,
-        ``n_excluded``, ``excluded_share``; ``raw_mean``, ``raw_sd`` (the z-normalisation
+        ``share_invalid`` (when a ``status`` column is present).
+
+        From the heatmap matrix (baseline included): ``n_items`` (narratives seen),
+        ``n_excluded``, ``excluded_share`` (the authors' refusal statistics) and
+        ``matrix`` (z-normalised, a list of rows, perceivers by experiencers).
+
+        From the δ matrix (baseline left out): ``delta_n_items`` (narratives kept for δ),
+        ``delta_excluded_share``, ``raw_mean``, ``raw_sd`` (its z-normalisation
         constants); ``delta``, ``ci_low``, ``ci_high``, ``p_perm``, ``significant``,
         ``n_permutations`` (:func:`permutation_test`); ``bootstrap_ci_low``,
         ``bootstrap_ci_high``, ``n_boot``; ``mixed_coef``, ``mixed_ci_low``,
-        ``mixed_ci_high``, ``mixed_p``; ``matrix`` (the z-normalised matrix as a list of
-        rows, perceivers by experiencers).
+        ``mixed_ci_high``, ``mixed_p``.
 
     Examples
     --------
@@ -956,6 +1012,8 @@ def analyze(
     >>> [run] = analyze(rows, n_permutations=500, n_boot=200)
     >>> run["grouping"], run["n_items"], run["significant"], len(run["matrix"])
     ('religion', 12, True, 6)
+    >>> bool(np.isclose(run["delta"], delta(delta_matrix(rows), "religion")))
+    True
     """
     _check_columns(results, (*RUN_KEYS, *_MATRIX_COLUMNS[1:]), "analyze")
     if results.empty:
@@ -968,13 +1026,16 @@ def analyze(
     out = []
     for run in runs.itertuples(index=False):
         rows = groups[tuple(run)]
-        run_, kept, cells, report = _prepare(rows, f"analyze ({_run_label(rows)})")
+        what = f"analyze ({_run_label(rows)})"
+        heat, _, heat_cells, report = _prepare(rows, what)
+        run_, kept, cells, kept_report = _prepare(rows, what, baseline=False)
         grouping, ids = run_.grouping, run_.ids
         raw = cells.mean(axis=0)
-        matrix = pd.DataFrame(_znorm(raw), index=ids, columns=ids)
-        test = permutation_test(matrix, grouping, n_permutations, seed)
+        test = permutation_test(
+            pd.DataFrame(_znorm(raw), index=ids, columns=ids), grouping, n_permutations, seed
+        )
         entry: dict[str, Any] = dict(run._asdict())
-        entry.update(identities=ids, n_identities=len(ids), n_prompts=len(rows))
+        entry.update(identities=heat.ids, n_identities=len(heat.ids), n_prompts=len(rows))
         if "status" in rows.columns:
             entry.update(
                 share_ok=float(rows["status"].eq("ok").mean()),
@@ -985,6 +1046,8 @@ def analyze(
             n_items=report["n_items"],
             n_excluded=report["n_excluded"],
             excluded_share=report["excluded_share"],
+            delta_n_items=kept_report["n_kept"],
+            delta_excluded_share=kept_report["excluded_share"],
             raw_mean=float(raw.mean()),
             raw_sd=float(raw.std()),
             delta=test["delta"],
@@ -1010,7 +1073,7 @@ def analyze(
             mixed_ci_high=fit.get("ci_high", float("nan")),
             mixed_p=fit.get("p", float("nan")),
         )
-        entry["matrix"] = matrix.to_numpy().tolist()
+        entry["matrix"] = _znorm(heat_cells.mean(axis=0)).tolist()
         out.append(entry)
     return out
 
@@ -1129,10 +1192,10 @@ def heatmap_data(results: pd.DataFrame, grouping: str) -> tuple[pd.DataFrame, pd
 
 
 def cluster_means(results: pd.DataFrame) -> pd.DataFrame:
-    """Return the z-normalised nationality matrix averaged by cultural cluster.
+    """Return the δ matrix of nationality (:func:`delta_matrix`) averaged by cultural cluster.
 
     One row per perceiver cluster and one column per experiencer cluster, in the
-    paper's order (baseline left out). ``attrs`` holds three averages over cells:
+    paper's order (the baseline left out, as for δ). ``attrs`` holds three averages over cells:
     ``same_country`` (the diagonal), ``same_cluster`` (two countries of one cluster)
     and ``other_cluster`` (two clusters).
 
@@ -1148,7 +1211,7 @@ def cluster_means(results: pd.DataFrame) -> pd.DataFrame:
             "cluster_means needs the rows of the nationality grouping only, "
             f"not {sorted(set(results['grouping']))}."
         )
-    matrix = emotion_matrix(results).drop(index=design.BASELINE, columns=design.BASELINE)
+    matrix = delta_matrix(results)
     cluster = {
         f"a person from {country}": name
         for name, countries in design.NATIONALITY_CLUSTERS.items()

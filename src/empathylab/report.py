@@ -14,7 +14,7 @@ import pandas as pd
 __all__ = ["runs_table", "verdict", "variation_summary", "comparison_table"]
 
 TABLE_COLUMNS = (
-    "model", "readout", "grouping", "variation", "n_items", "excluded_share", "delta",
+    "model", "readout", "grouping", "variation", "n_items", "excluded_share", "delta_n_items", "delta",
     "ci_low", "ci_high", "p_perm", "significant", "bootstrap_ci_low", "bootstrap_ci_high",
     "mixed_coef", "mixed_ci_low", "mixed_ci_high", "mixed_p",
 )  # fmt: skip
@@ -53,9 +53,11 @@ def verdict(runs: list[dict[str, Any]], grouping: str) -> str:
     direction = "higher" if run["delta"] > 0 else "lower"
     perm = bool(run["significant"])
     item = _item_level_significant(run)
+    kept = run.get("delta_n_items", run["n_items"])
     text = (
-        f"δ = {run['delta']:.2f} (z units), over {run['n_items']} narratives "
-        f"({run['excluded_share']:.0%} excluded as incomplete): in-group experiencers get "
+        f"δ = {run['delta']:.2f} (z units of the matrix without the baseline), over {kept} "
+        f"of {run['n_items']} narratives, those answered in every cell of that matrix: "
+        f"in-group experiencers get "
         f"{direction} intensities than out-group ones. Under the paper's permutation test, "
         f"95 % of permuted δs lie between {run['ci_low']:.2f} and {run['ci_high']:.2f} "
         f"(p = {run['p_perm']:.3f}), so the gap is "
