@@ -497,3 +497,32 @@ def test_cli_bad_inputs(tmp_path, capsys):
     rows.drop(columns=["intensity"]).to_parquet(broken / "chunk-00000000.parquet")
     _one_line_error(capsys, ["gaps", "analyze", str(tmp_path / "broken"), "--json"], "intensity")
     assert set(COLUMNS) - set(rows.columns) == set()
+
+
+def test_analyze_can_report_a_run_without_a_complete_narrative_instead_of_failing():
+    good = gaps.simulate_results("religion", n_items=6, effect=4.0, seed=0)
+    bad = gaps.simulate_results("religion", n_items=6, seed=1, readout="distribution")
+    bad.loc[bad.perceiver == "a Jew", "intensity"] = float("nan")
+    rows = pd.concat([good, bad])
+    with pytest.raises(EmpathylabError, match="no narrative has an answer"):
+        gaps.analyze(rows, n_permutations=100, n_boot=0, mixed=False)
+    runs = gaps.analyze(rows, n_permutations=100, n_boot=0, mixed=False, skip_incomplete=True)
+    assert [r["readout"] for r in runs] == ["distribution", "generate"]
+    assert np.isnan(runs[0]["delta"]) and "no narrative" in runs[0]["error"]
+    assert runs[1]["delta"] > 0 and "error" not in runs[1]
+    json.dumps(gaps.jsonable(runs[0]), allow_nan=False)
+
+
+def test_cli_analyze_of_a_plain_parquet_table_gives_the_authors_delta(tmp_path, capsys):
+    from empathylab.cli import main
+
+    rows, value = _hand_table()
+    expected = _independent_delta(value, [(1, 1), (2, 2)], [(1, 2), (2, 1)], [0, 1, 2])
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    documented = ["model", "readout", "grouping", "variation", "perceiver", "experiencer", "item_id", "intensity"]
+    rows[documented].to_parquet(folder / "answers.parquet")  # no prompt_id, no store layout
+    assert main(["gaps", "analyze", str(folder), "--json", "--permutations", "200", "--bootstrap", "0"]) == 0
+    [line] = capsys.readouterr().out.strip().splitlines()
+    run = json.loads(line)
+    assert abs(run["delta"] - expected) < 1e-6 and run["delta_n_items"] == 3 and run["n_excluded"] == 1

@@ -318,3 +318,16 @@ def gemma():
     backend = load_backend("transformers", "embedded:gemma-3-270m", device="cpu", batch_size=2)
     yield backend
     backend.close()
+
+
+def test_the_authors_label_rule_is_laxer_in_count_and_range_and_stricter_on_text():
+    from empathylab.labels import parse_label
+
+    assert parse_label("5, 6, 4, 7, 6, 5", "scale-aware", "authors") == pytest.approx(5.5)
+    assert parse_label("9, 9", "scale-aware", "authors") == 9.0  # any count, any range
+    assert parse_label("9, 9", "scale-aware") is None
+    assert parse_label("Scores: 5, 6, 4, 7, 6, 5", "scale-aware", "authors") is None  # text fails
+    assert parse_label("Scores: 5, 6, 4, 7, 6, 5", "scale-aware") == pytest.approx(5.5)
+    assert parse_label("nan", "plain", "authors") is None
+    with pytest.raises(ValueError, match="valid: strict, authors"):
+        parse_label("4", "plain", "lenient")

@@ -44,6 +44,19 @@ def _write(tmp_path: Path, content: dict) -> Path:
         ({"name": "x", "gaps": {"variations": []}}, r"at least one variation"),
         ({"name": "x", "stimuli": {"items_per_emotion": 0}}, r"stimuli.items_per_emotion: Input should be greater than or equal to 1"),
         ({"name": "x", "models": {"causal_lm": []}}, r"models.causal_lm"),
+        ({"name": "x", "gaps": {"second_readout": "distribution"}},
+         r"gaps.second_readout: must differ from readout \(distribution\); valid: generate or null \(got 'distribution'\)"),
+        ({"name": "x", "gaps": {"readout": "generate", "second_readout": "generate"}},
+         r"gaps.second_readout: must differ from readout \(generate\); valid: distribution or null"),
+        ({"name": "x", "gaps": {"second_readout": "logits"}},
+         r"gaps.second_readout: unknown readout; valid: distribution, generate or null \(got 'logits'\)"),
+        ({"name": "x", "gaps": {"second_readout_groupings": ["religon"]}},
+         r"gaps.second_readout_groupings: unknown grouping\(s\) religon; valid: religion, ethnicity, nationality"),
+        ({"name": "x", "gaps": {"second_readout_groupings": []}}, r"gaps.second_readout_groupings: at least one grouping"),
+        ({"name": "x", "gaps": {"reading": {"range": "paper"}}},
+         r"gaps.reading.range: Input should be 'scale' or 'authors' \(got 'paper'\)"),
+        ({"name": "x", "gaps": {"reading": {"rang": "scale"}}},
+         r"unknown key 'gaps.reading.rang' \(did you mean 'range'\?\); valid keys here: range"),
     ],
 )
 def test_bad_profiles_are_rejected_with_one_message(tmp_path, content, expected):
@@ -94,3 +107,28 @@ def test_cli_profile_show_and_bad_profile(capsys, tmp_path):
     err = capsys.readouterr().err
     assert err.startswith("empathylab: error:") and "unknown key 'seeed'" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_paper_runs_its_own_readout_and_ours_as_the_second():
+    paper, demo = load_profile("paper").gaps, load_profile("demo").gaps
+    assert (paper.readout, paper.max_new_tokens, paper.reading.range) == ("generate", 128, "scale")
+    assert paper.second_readout == "distribution"
+    assert paper.second_readout_groupings == ["religion", "ethnicity", "nationality"]
+    assert (demo.readout, demo.second_readout, demo.second_readout_groupings) == (
+        "distribution", "generate", ["religion"],
+    )  # fmt: skip
+
+
+def test_reading_and_second_readout_defaults():
+    gaps = Profile(name="x").gaps
+    assert gaps.reading.range == "scale" and gaps.second_readout is None
+    assert gaps.second_readout_groupings == ["religion", "ethnicity", "nationality"]
+    assert load_profile("demo", gaps={"reading": {"range": "authors"}}).gaps.reading.range == "authors"
+
+
+def test_cli_profile_show_paper_shows_the_readouts(capsys):
+    assert main(["profile", "show", "paper"]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)["gaps"]
+    assert shown["readout"] == "generate" and shown["second_readout"] == "distribution"
+    assert shown["reading"] == {"range": "scale"}
+    assert shown["second_readout_groupings"] == ["religion", "ethnicity", "nationality"]

@@ -5,7 +5,17 @@ import math
 import numpy as np
 import pytest
 
-from empathylab.readouts import AnswerTrie, parse_response, reading_is_final, summarize_distribution
+from empathylab.readouts import (
+    READING_CHANGES,
+    AnswerTrie,
+    answer_bound,
+    compare_readings,
+    parse_many,
+    parse_response,
+    reading_changes,
+    reading_is_final,
+    summarize_distribution,
+)
 
 
 @pytest.mark.parametrize(
@@ -97,3 +107,78 @@ def test_summary_of_distributions():
     out = summarize_distribution([[0.0, 0.5, 0.5], [0.2, 0.0, 0.0]])
     assert out.intensity.tolist() == [1.5, 0.0]
     assert out.p_valid.tolist() == [1.0, 0.2] and out.argmax.tolist() == [1, 0]
+
+
+@pytest.mark.parametrize(
+    "response, scale, by_scale, by_authors",
+    [
+        ("85", 10, (math.nan, "invalid"), (85.0, "ok")),
+        ("100", 10, (math.nan, "invalid"), (100.0, "ok")),
+        ("101", 10, (math.nan, "invalid"), (math.nan, "invalid")),
+        ("7", 10, (7.0, "ok"), (7.0, "ok")),
+        # the first integer lies in [0, S]: both ranges take it
+        ("On a scale of 0 to 10, 7", 10, (0.0, "ok"), (0.0, "ok")),
+        # 12 is off the 10-point scale but within [0, 100]
+        ("12 ... 7", 10, (7.0, "ok"), (12.0, "ok")),
+        ("150, I mean 7", 10, (7.0, "ok"), (7.0, "ok")),
+        ("150, I mean 70", 10, (math.nan, "invalid"), (70.0, "ok")),
+        ("I cannot rate 85", 10, (math.nan, "refusal"), (math.nan, "refusal")),
+        ("I'm not rating this", 100, (math.nan, "refusal"), (math.nan, "refusal")),
+        ("no number", 10, (math.nan, "invalid"), (math.nan, "invalid")),
+        # on the 100-point scale the two ranges are the same
+        ("150, I mean 70", 100, (70.0, "ok"), (70.0, "ok")),
+        ("101", 100, (math.nan, "invalid"), (math.nan, "invalid")),
+    ],
+)
+def test_the_papers_range_and_the_authors_range(response, scale, by_scale, by_authors):
+    for rule, expected in (("scale", by_scale), ("authors", by_authors)):
+        value, status = parse_response(response, scale, rule)
+        assert status == expected[1], rule
+        assert (math.isnan(value) and math.isnan(expected[0])) or value == expected[0], rule
+
+
+def test_the_default_reading_is_the_scale_range_and_unknown_ranges_are_refused():
+    responses = ["85", "12 ... 7", "7", "I can't", ""]
+    assert parse_many(responses, 10).equals(parse_many(responses, 10, "scale"))
+    assert answer_bound(10) == 10 and answer_bound(10, "authors") == answer_bound(100, "authors") == 100
+    with pytest.raises(ValueError, match="unknown reading range 'paper'; valid: scale, authors"):
+        parse_response("7", 10, "paper")
+
+
+@pytest.mark.parametrize("prefix", ["7\n", "12 7 ", "I cannot", "0 ", "150, 7 ", "85 or 9 "])
+def test_stopping_where_the_scale_reading_is_final_fixes_the_authors_reading(prefix):
+    # the runner stops generation with the [0, S] rule, whatever the reading range
+    assert reading_is_final(prefix, 10)
+    assert reading_is_final(prefix, 10, "authors")
+    assert len({str(parse_response(prefix + c, 10, "authors")) for c in CONTINUATIONS}) == 1
+
+
+def test_reading_is_final_earlier_under_the_authors_range():
+    assert not reading_is_final("85 ", 10) and reading_is_final("85 ", 10, "authors")
+
+
+def test_compare_readings_says_how_each_response_changes():
+    out = compare_readings(["7", "85", "12 ... 7", "I cannot", "none", "101"], [10, 10, 10, 10, 10, 10])
+    assert out.change.tolist() == [
+        "same reading", "invalid by scale, an answer by authors", "different answer",
+        "same reading", "same reading", "same reading",
+    ]  # fmt: skip
+    assert out.loc[1, "status_scale"] == "invalid" and out.loc[1, "intensity_authors"] == 85
+    assert list(out.columns) == [
+        "response", "scale", "intensity_scale", "status_scale", "intensity_authors", "status_authors", "change",
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="2 responses but 1 scales"):
+        compare_readings(["7", "8"], [10])
+
+
+def test_reading_changes_counts_every_kind():
+    table = reading_changes(["7", "85", "12 ... 7", "I cannot", "70", "40 or 9"], 10)
+    assert table.change.tolist() == list(READING_CHANGES)
+    assert table.responses.tolist() == [2, 2, 0, 2]
+    assert table.share.tolist() == pytest.approx([2 / 6, 2 / 6, 0, 2 / 6])
+    # the 100-point scale: nothing changes; per-response scales mix both
+    assert reading_changes(["85", "12 ... 7", "150 then 70"], 100).responses.tolist() == [3, 0, 0, 0]
+    mixed = reading_changes(["85", "85"], [10, 100])
+    assert mixed.responses.tolist() == [1, 1, 0, 0]
+    empty = reading_changes([], 10)
+    assert empty.responses.tolist() == [0, 0, 0, 0] and empty.share.isna().all()

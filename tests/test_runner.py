@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -13,10 +14,13 @@ import pandas as pd
 import pytest
 import yaml
 
+from empathylab import design
 from empathylab.backends import Backend
 from empathylab.cli import main
 from empathylab.errors import EmpathylabError
-from empathylab.runner import plan_run, run_gaps
+from empathylab.profiles import load_profile
+from empathylab.readouts import parse_many
+from empathylab.runner import plan_run, plan_second_readout, run_gaps
 from empathylab.store import COLUMNS, read_metadata, read_results
 
 
@@ -153,3 +157,95 @@ def test_kill_9_then_resume_gives_the_same_store_as_an_uninterrupted_run(profile
     assert f"{stored * 10}" in done.stdout  # stored_before: nothing answered twice
     pd.testing.assert_frame_equal(read_results(tmp_path / "straight"), read_results(out))
     assert not list(out.rglob(".chunk-*"))  # no temporary file left behind
+
+
+def _design_as_before(plan, model, variation, grouping):
+    """The store fingerprint as it was built before the reading range existed."""
+    gaps = plan.profile.gaps
+    items = ",".join(f"{e}:{i}" for e, i in zip(plan.narratives["emotion"], plan.narratives["item_id"]))
+    return {
+        "model": model, "backend": gaps.backend, "readout": gaps.readout, "variation": variation,
+        "grouping": grouping, "identities": plan.people(grouping), "narratives": len(plan.narratives),
+        "narratives_sha256": hashlib.sha256(items.encode()).hexdigest()[:16],
+        "chunk_size": gaps.chunk_size, "batch_size": gaps.batch_size,
+        "template_hash": design.template_hash(),
+        "max_new_tokens": gaps.max_new_tokens if gaps.readout == "generate" else None,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("readout", ["distribution", "generate"])
+@pytest.mark.parametrize("variation", ["origin", "10-scale"])
+def test_the_default_reading_keeps_every_fingerprint(profile, readout, variation):
+    plan = plan_run(profile, readout=readout, variations=[variation], check_model=False)
+    model = plan.profile.models.causal_lm[0]
+    expected = json.loads(json.dumps(_design_as_before(plan, model, variation, "religion"), sort_keys=True))
+    assert plan.store(model, variation, "religion").design == expected
+
+
+def test_the_authors_range_has_its_own_fingerprint_where_it_reads_differently(profile):
+    scale = plan_run(profile, readout="generate", check_model=False)
+    authors = plan_run(profile, readout="generate", reading_range="authors", check_model=False)
+    model = scale.profile.models.causal_lm[0]
+    ten = authors.store(model, "10-scale", "religion").design
+    assert ten["reading_range"] == "authors"
+    assert ten != scale.store(model, "10-scale", "religion").design
+    # on the 100-point scale both ranges read alike, so the stores are shared
+    assert authors.store(model, "origin", "religion").design == scale.store(model, "origin", "religion").design
+    # the distribution readout never reads text: the range does not enter its fingerprint
+    dist = plan_run(profile, reading_range="authors", check_model=False)
+    assert "reading_range" not in dist.store(model, "10-scale", "religion").design
+
+
+def test_a_run_under_the_authors_range_reads_and_is_kept_apart(profile):
+    plan = plan_run(profile, readout="generate", reading_range="authors", variations=["10-scale"], check_model=False)
+    run_gaps(plan, progress=False, make_backend=fake)
+    rows = read_results(plan.root)
+    assert rows.intensity.max() > 10 and rows.intensity.max() <= 100
+    again = parse_many(rows.response, 10, "authors")
+    assert np.array_equal(again.intensity, rows.intensity, equal_nan=True)
+    scale = parse_many(rows.response, 10)
+    assert (scale.status == "invalid").sum() > (rows.status == "invalid").sum()
+    with pytest.raises(EmpathylabError, match="reading_range: stored 'authors', now None"):
+        plan_run(profile, readout="generate", variations=["10-scale"], check_model=False)
+
+
+def test_the_second_readout_plan(profile, tmp_path):
+    plan = plan_second_readout("demo", out=tmp_path / "second", check_model=False)
+    first = plan_run("demo", out=tmp_path / "first", check_model=False)
+    assert plan.profile.gaps.readout == "generate" and plan.profile.gaps.second_readout == "distribution"
+    assert plan.cells == [("origin", "religion")]
+    pd.testing.assert_frame_equal(plan.narratives, first.narratives)
+    assert plan_second_readout(profile, check_model=False) is None
+    data = yaml.safe_load(profile.read_text())
+    data["gaps"].update(readout="generate", second_readout="distribution", variations=["10-scale", "origin"],
+                        second_readout_groupings=["religion"])
+    profile.write_text(yaml.safe_dump(data))
+    swapped = plan_second_readout(profile, check_model=False)
+    assert swapped.profile.gaps.readout == "distribution" and swapped.cells == [("10-scale", "religion")]
+    run_gaps(swapped, progress=False, make_backend=fake)
+    assert set(read_results(swapped.root).readout) == {"distribution"}
+
+
+def test_the_demo_plans_with_the_generate_readout(mirror, tmp_path):
+    plan = plan_run("demo", readout="generate", out=tmp_path, check_model=False)
+    assert plan.profile.gaps.readout == "generate" and plan.profile.gaps.second_readout == "distribution"
+    assert plan_run("demo", readout="distribution", out=tmp_path, check_model=False).profile.gaps == (
+        load_profile("demo").gaps
+    )
+
+
+def test_cli_gaps_run_passes_the_reading_range(profile, tmp_path, capsys, monkeypatch):
+    import empathylab.runner
+
+    seen = []
+    monkeypatch.setattr(empathylab.runner, "run_gaps", lambda plan, **kw: seen.append(plan) or pd.DataFrame())
+    args = ["gaps", "run", "--profile", str(profile), "--out", str(tmp_path / "out"), "--readout", "generate"]
+    assert main([*args, "--reading-range", "authors"]) == 0
+    assert seen[0].profile.gaps.reading.range == "authors" and seen[0].profile.gaps.readout == "generate"
+    assert main(["gaps", "run", "--profile", "demo", "--readout", "generate", "--out", str(tmp_path / "demo")]) == 0
+    assert seen[1].profile.gaps.readout == "generate"
+    capsys.readouterr()
+    assert main([*args, "--reading-range", "paper"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("empathylab: error:") and "gaps.reading.range: Input should be 'scale' or 'authors'" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()

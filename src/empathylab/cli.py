@@ -44,7 +44,7 @@ def _gaps_run(args: argparse.Namespace) -> None:
 
     plan = plan_run(
         args.profile, model=args.model, backend=args.backend, readout=args.readout,
-        groupings=args.grouping, variations=args.variation,
+        reading_range=args.reading_range, groupings=args.grouping, variations=args.variation,
         items_per_emotion=args.items_per_emotion, shard=args.shard, out=args.out,
     )  # fmt: skip
     summary = run_gaps(plan, progress=True)
@@ -56,15 +56,10 @@ def _gaps_analyze(args: argparse.Namespace) -> None:
     import json
 
     from empathylab import design, gaps
-    from empathylab.store import model_slug, read_results
+    from empathylab.result_tables import read_result_table
+    from empathylab.store import model_slug
 
-    results = read_results(args.results_dir)
-    missing = [c for c in (*gaps.RUN_KEYS, "perceiver", "experiencer", "item_id", "intensity")
-               if c not in results.columns]  # fmt: skip
-    if missing:
-        raise EmpathylabError(
-            f"The results under {args.results_dir} lack column(s) {', '.join(missing)}."
-        )
+    results = read_result_table(args.results_dir)  # checks columns, values and repeats
     for value in args.grouping or []:
         if value not in design.GROUPINGS:
             raise EmpathylabError(
@@ -81,8 +76,8 @@ def _gaps_analyze(args: argparse.Namespace) -> None:
         if not chosen.any():
             have = ", ".join(sorted(values.unique()))
             raise EmpathylabError(
-                f"No results with {column} {', '.join(wanted)} under {args.results_dir}; "
-                f"stored: {have}."
+                f"No results with {column} {', '.join(wanted)} in {args.results_dir}; "
+                f"found: {have}."
             )
         results = results[chosen]
     runs = gaps.analyze(
@@ -130,13 +125,21 @@ def _labels_agreement(args: argparse.Namespace) -> None:
     import json
 
     from empathylab.llmpathy import agreement
+    from empathylab.released import released_agreement
 
+    if args.bootstrap < 0:
+        raise EmpathylabError(f"--bootstrap must be 0 (no interval) or more resamples, got {args.bootstrap}.")
     table = agreement(args.profile, min_labels=args.min_labels)
+    released = released_agreement(n_boot=args.bootstrap)
+    keys = ["dataset", "split", "a", "b", "alpha", "alpha_ci_low", "alpha_ci_high", "pearson", "n"]
     if args.json:
-        for row in table.to_dict("records"):
+        for row in [*table.to_dict("records"), *released[keys].to_dict("records")]:
             print(json.dumps({k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}))
     else:
+        print("Public essays (NewsEmp22 train):")
         print(table.round(4).to_string(index=False))
+        print("\nEvery released label file (95 % bootstrap interval of alpha):")
+        print(released[keys].round(4).to_string(index=False))
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -196,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", help="model spec: embedded:NAME, hub id, local folder, or API model")
     run.add_argument("--backend", help="transformers | vllm | openai")
     run.add_argument("--readout", help="distribution | generate")
+    run.add_argument("--reading-range", help="generate readout: scale ([0, S], the paper's text) | authors ([0, 100], its code)")
     run.add_argument("--grouping", action="append", help="religion | ethnicity | nationality (repeatable)")
     run.add_argument("--variation", action="append", help="origin, persona-1..3, 1-person, 3-person, 10-scale (repeatable)")
     run.add_argument("--items-per-emotion", type=int, help="narratives per emotion")
@@ -204,12 +208,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_gaps_run)
     analyze = gaps.add_parser(
         "analyze",
-        help="empathy gaps of stored results: matrix, delta, permutation test",
+        help="empathy gaps of result tables: matrix, delta, permutation test",
         description="Compute the z-normalised emotion matrix, the in-group minus out-group "
         "gap delta with its permutation test, a narrative bootstrap and a mixed model, for "
-        "every (model, readout, grouping, variation) stored under RESULTS_DIR.",
+        "every (model, readout, grouping, variation) in PATH: a results folder of `empathylab "
+        "gaps run`, Parquet/CSV tables (one file, or every such file under a folder) with the "
+        "columns grouping, variation, perceiver, experiencer, item_id, intensity (optional: "
+        "model and readout, 'unknown' when absent; emotion; status, derived from intensity "
+        "when absent), or the authors' processed_results folder of "
+        "{grouping}_{variation}_{model}_{perceiver}_{experiencer}.tsv files.",
     )
-    analyze.add_argument("results_dir", metavar="RESULTS_DIR", help="a results folder (or part of one)")
+    analyze.add_argument(
+        "results_dir", metavar="PATH",
+        help="a results folder, a Parquet/CSV table, or the authors' processed_results folder",
+    )  # fmt: skip
     analyze.add_argument("--grouping", action="append", help="religion | ethnicity | nationality (repeatable)")
     analyze.add_argument("--variation", action="append", help="only this variation (repeatable)")
     analyze.add_argument("--model", action="append", help="only this model spec or folder name (repeatable)")
@@ -240,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     agree = labels.add_parser("agreement", help="Krippendorff's alpha and Pearson r of every pair of sources")
     _profile_option(agree)
     agree.add_argument("--min-labels", type=int, default=10, help="least valid labels for a generated source")
-    agree.add_argument("--json", action="store_true", help="one JSON object per pair: a, b, alpha, pearson, n")
+    agree.add_argument("--bootstrap", type=int, default=1000, help="resamples for the released pairs' alpha interval, 0 to skip (default: 1000)")
+    agree.add_argument("--json", action="store_true", help="one JSON object per pair: a, b, alpha, pearson, n; then per released pair: dataset, split, a, b, alpha, alpha_ci_low, alpha_ci_high, pearson, n")
     agree.set_defaults(func=_labels_agreement)
 
     train = commands.add_parser(

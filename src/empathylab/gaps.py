@@ -70,6 +70,7 @@ __all__ = [
     "simulate_results",
     "heatmap_data",
     "cluster_means",
+    "perceiver_map",
     "jsonable",
 ]
 
@@ -968,6 +969,8 @@ def analyze(
     seed: int = 0,
     n_boot: int = 1000,
     mixed: bool = True,
+    *,
+    skip_incomplete: bool = False,
 ) -> list[dict[str, Any]]:
     """Run the whole analysis for every (model, readout, grouping, variation) of the rows.
 
@@ -986,6 +989,9 @@ def analyze(
         Bootstrap resamples (:func:`bootstrap_delta`); 0 skips it (NaN bounds).
     mixed : bool
         Fit :func:`mixed_model` (False: NaN values; it is the slowest step).
+    skip_incomplete : bool
+        A run in which no narrative is answered in every cell raises by default; with
+        True it gets an entry whose numbers are NaN and whose ``error`` says why.
 
     Returns
     -------
@@ -1027,8 +1033,14 @@ def analyze(
     for run in runs.itertuples(index=False):
         rows = groups[tuple(run)]
         what = f"analyze ({_run_label(rows)})"
-        heat, _, heat_cells, report = _prepare(rows, what)
-        run_, kept, cells, kept_report = _prepare(rows, what, baseline=False)
+        try:
+            heat, _, heat_cells, report = _prepare(rows, what)
+            run_, kept, cells, kept_report = _prepare(rows, what, baseline=False)
+        except EmpathylabError as exc:
+            if not skip_incomplete or "no narrative has an answer" not in str(exc):
+                raise
+            out.append(_incomplete_entry(run._asdict(), rows, str(exc)))
+            continue
         grouping, ids = run_.grouping, run_.ids
         raw = cells.mean(axis=0)
         test = permutation_test(
@@ -1076,6 +1088,20 @@ def analyze(
         entry["matrix"] = _znorm(heat_cells.mean(axis=0)).tolist()
         out.append(entry)
     return out
+
+
+def _incomplete_entry(keys: dict[str, Any], rows: pd.DataFrame, error: str) -> dict[str, Any]:
+    """The entry of a run without a complete narrative: its keys, NaN numbers, the reason."""
+    nan = float("nan")
+    entry: dict[str, Any] = dict(keys)
+    entry.update(n_prompts=len(rows), n_items=int(rows["item_id"].nunique()), n_excluded=int(rows["item_id"].nunique()))
+    entry.update(dict.fromkeys(
+        ("excluded_share", "delta_excluded_share", "raw_mean", "raw_sd", "delta", "ci_low",
+         "ci_high", "p_perm", "bootstrap_ci_low", "bootstrap_ci_high", "mixed_coef",
+         "mixed_ci_low", "mixed_ci_high", "mixed_p"), nan))  # fmt: skip
+    entry.update(excluded_share=1.0, delta_excluded_share=1.0, delta_n_items=0, significant=False,
+                 matrix=[], identities=[], n_identities=0, error=error)  # fmt: skip
+    return entry
 
 
 # --------------------------------------------------------------------------- synthetic data
@@ -1233,3 +1259,72 @@ def cluster_means(results: pd.DataFrame) -> pd.DataFrame:
         "other_cluster": float(long.loc[~same_cluster, "z"].mean()),
     }
     return table
+
+
+def perceiver_map(
+    results: pd.DataFrame, *, perplexity: float = 5.0, seed: int = 42
+) -> pd.DataFrame:
+    """Return a 2-D t-SNE map of the nationality perceivers, as the authors drew it.
+
+    The authors' ``analysis/visual/tsne.py`` embeds the rows of the nationality δ matrix
+    (:func:`delta_matrix`: baseline left out, z-normalised; each perceiver is described
+    by the intensities it gives the 21 experiencers) with scikit-learn's t-SNE
+    (2 components, perplexity 5, ``random_state=42``) and colours the points by cultural
+    cluster. This does the same, with the seed as a parameter. t-SNE keeps neighbours,
+    not distances: read the map for who sits near whom.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        One row per perceiver in design order: ``perceiver``, ``country``, ``cluster``,
+        ``x``, ``y``. ``attrs["silhouette"]`` is the silhouette score of the cultural
+        clusters on the matrix rows themselves (Euclidean; from −1 to 1, above 0 when
+        perceivers of one cluster rate experiencers more alike than those of other
+        clusters), a number that does not depend on the t-SNE layout.
+
+    Examples
+    --------
+    >>> rows = simulate_results("nationality", n_items=4, effect=5.0, seed=0)
+    >>> frame = perceiver_map(rows)
+    >>> len(frame), list(frame.columns)
+    (21, ['perceiver', 'country', 'cluster', 'x', 'y'])
+    """
+    from sklearn.manifold import TSNE
+    from sklearn.metrics import silhouette_score
+
+    if set(results["grouping"]) != {"nationality"}:
+        raise EmpathylabError(
+            "perceiver_map needs the rows of the nationality grouping only, "
+            f"not {sorted(set(results['grouping']))}."
+        )
+    matrix = delta_matrix(results)
+    cluster = {
+        f"a person from {country}": name
+        for name, countries in design.NATIONALITY_CLUSTERS.items()
+        for country in countries
+    }
+    labels = list(matrix.index)
+    n = len(labels)
+    if n <= perplexity:
+        raise EmpathylabError(
+            f"perceiver_map: t-SNE with perplexity {perplexity} needs more than {perplexity:g} "
+            f"perceivers; the rows hold {n}."
+        )
+    points = TSNE(n_components=2, perplexity=perplexity, random_state=seed).fit_transform(
+        matrix.to_numpy()
+    )
+    frame = pd.DataFrame(
+        {
+            "perceiver": labels,
+            "country": [label.removeprefix("a person from ") for label in labels],
+            "cluster": [cluster[label] for label in labels],
+            "x": points[:, 0],
+            "y": points[:, 1],
+        }
+    )
+    groups = frame["cluster"]
+    usable = 1 < groups.nunique() < n
+    frame.attrs["silhouette"] = (
+        float(silhouette_score(matrix.to_numpy(), groups)) if usable else float("nan")
+    )
+    return frame

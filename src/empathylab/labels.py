@@ -119,13 +119,17 @@ def label_requests(essays: Iterable[str], prompt: str) -> list[Request]:
     return [Request(system, user.format(essay=essay)) for essay in essays]
 
 
-def parse_label(text: str, prompt: str) -> float | None:
+def parse_label(text: str, prompt: str, rule: str = "strict") -> float | None:
     """Return the label an answer gives, or ``None`` when it is not a valid answer.
 
-    Every number in the answer is read, whatever surrounds it. ``scale-aware``: exactly
-    six numbers, each within 1–7, and the label is their mean; ``plain``: exactly one
-    number within 1–7. Anything else (five numbers, a number out of range, no number)
-    is ``None``.
+    ``rule="strict"`` (ours): every number in the answer is read, whatever surrounds
+    it. ``scale-aware``: exactly six numbers, each within 1–7, and the label is their
+    mean; ``plain``: exactly one number within 1–7. Anything else (five numbers, a
+    number out of range, no number) is ``None``.
+
+    ``rule="authors"``: the rule of Hasan et al.'s ``src/llm_labels.py``: the answer is
+    split at commas, every part must read as a number (surrounding text fails), and the
+    label is their mean, whatever their count and range.
 
     >>> parse_label("5, 6, 4.5, 7, 6, 5", "scale-aware")
     5.583333333333333
@@ -133,8 +137,19 @@ def parse_label(text: str, prompt: str) -> float | None:
     (5.5, None)
     >>> parse_label(" 4.0\\n", "plain"), parse_label("I cannot tell.", "plain")
     (4.0, None)
+    >>> parse_label("8,8,8,8,8,8", "scale-aware", "authors"), parse_label("Scores: 5,6", "plain", "authors")
+    (8.0, None)
     """
     _check_prompt(prompt)
+    if rule == "authors":
+        try:
+            parts = [float(part) for part in (text or "").split(",")]
+        except ValueError:
+            return None
+        finite = all(math.isfinite(x) for x in parts)
+        return math.fsum(parts) / len(parts) if finite else None
+    if rule != "strict":
+        raise ValueError(f"Unknown label parsing rule {rule!r}; valid: strict, authors.")
     numbers = [float(n) for n in _NUMBER.findall(text or "")]
     if len(numbers) != _SCORES[prompt] or not all(1.0 <= n <= 7.0 for n in numbers):
         return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
-    "narrative_lengths", "intensities_by_emotion", "gap_heatmap", "deltas",
+    "narrative_lengths", "intensities_by_emotion", "gap_heatmap", "heatmap_grid", "perceiver_map", "deltas",
     "label_distributions", "agreement_heatmap", "alpha_sweep", "group_scores",
 ]
 
@@ -98,12 +98,18 @@ def gap_heatmap(
     grouping: str,
     shown: pd.DataFrame | None = None,
     title: str | None = None,
+    *,
+    ax: Any = None,
+    limit: float | None = None,
+    colorbar: bool = True,
 ) -> Figure:
     """Return a heatmap of a (z-normalised) emotion matrix in the layout of Hou et al. (2025).
 
     Rows are perceivers, columns experiencers, the baseline ``a person`` first; white
     lines separate the baseline and, for ethnicity and nationality, races and cultural
     clusters. Cells where ``shown`` is False are left blank (the paper's Bonferroni mask).
+    ``ax`` draws into an existing axis (see :func:`heatmap_grid`), ``limit`` fixes the
+    colour scale to ±limit (default: the matrix's largest absolute value).
 
     >>> import pandas as pd
     >>> m = pd.DataFrame([[0.0, 1.0], [-1.0, 0.5]], index=["a person", "a Jew"],
@@ -119,13 +125,17 @@ def gap_heatmap(
     short = [label.removeprefix("a person from ") for label in labels]
     n = len(labels)
     size = max(4.0, 0.32 * n + 2.2)
-    fig, ax = plt.subplots(figsize=(size + 1.0, size), layout="constrained")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(size + 1.0, size), layout="constrained")
+    else:
+        fig = ax.figure
     hide = None if shown is None else ~shown.loc[labels, labels].to_numpy(dtype=bool)
-    limit = float(np.nanmax(np.abs(matrix.to_numpy()))) or 1.0
+    if limit is None:
+        limit = float(np.nanmax(np.abs(matrix.to_numpy()))) or 1.0
     sns.heatmap(
         matrix.loc[labels, labels], mask=hide, cmap="RdBu_r", center=0, vmin=-limit, vmax=limit,
-        annot=n <= 8, fmt=".2f", square=True, xticklabels=short, yticklabels=short,
-        cbar_kws={"label": "z-normalised intensity", "shrink": 0.7}, ax=ax,
+        annot=n <= 8 and colorbar, fmt=".2f", square=True, xticklabels=short, yticklabels=short,
+        cbar=colorbar, cbar_kws={"label": "z-normalised intensity", "shrink": 0.7}, ax=ax,
     )  # fmt: skip
     for edge in _group_edges(labels, grouping):
         ax.axhline(edge, color="white", linewidth=2.5)
@@ -134,6 +144,72 @@ def gap_heatmap(
     ax.set_ylabel("perceiver")
     if title:
         ax.set_title(title)
+    return fig
+
+
+def heatmap_grid(
+    panels: list[tuple[str, pd.DataFrame, pd.DataFrame | None]], grouping: str, columns: int = 4
+) -> Figure:
+    """Return one heatmap per panel ``(title, matrix, shown)`` on a grid with one colour scale.
+
+    Every panel is drawn as :func:`gap_heatmap` (same masking rule); the colour scale is
+    shared, ±the largest absolute z value of all panels, and drawn once.
+
+    >>> import pandas as pd
+    >>> m = pd.DataFrame([[0.0, 1.0], [-1.0, 0.5]], index=["a person", "a Jew"],
+    ...                  columns=["a person", "a Jew"])
+    >>> len(heatmap_grid([("one", m, None), ("two", -m, None)], "religion").axes)
+    3
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if not panels:
+        raise ValueError("heatmap_grid needs at least one panel")
+    columns = max(1, min(columns, len(panels)))
+    rows = -(-len(panels) // columns)
+    n = len(panels[0][1])
+    side = max(2.4, 0.2 * n + 1.2)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(side * columns + 1.0, side * rows), layout="constrained", squeeze=False
+    )
+    limit = max(float(np.nanmax(np.abs(m.to_numpy()))) for _, m, _ in panels) or 1.0
+    for ax, (title, matrix, shown) in zip(axes.flat, panels):
+        gap_heatmap(matrix, grouping, shown, title, ax=ax, limit=limit, colorbar=False)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    mappable = axes.flat[0].collections[0]
+    fig.colorbar(mappable, ax=axes, shrink=0.6, label="z-normalised intensity")
+    fig.supxlabel("experiencer")
+    fig.supylabel("perceiver")
+    return fig
+
+
+def perceiver_map(frame: pd.DataFrame) -> Figure:
+    """Return a scatter of a 2-D perceiver map (:func:`empathylab.gaps.perceiver_map`).
+
+    Points are coloured by cultural cluster and labelled with the country.
+
+    >>> import pandas as pd
+    >>> f = pd.DataFrame({"perceiver": ["a person from Japan"], "country": ["Japan"],
+    ...                   "cluster": ["Confucian"], "x": [0.0], "y": [1.0]})
+    >>> perceiver_map(f).axes[0].get_xlabel()
+    't-SNE 1'
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(8, 5.5), layout="constrained")
+    order = list(dict.fromkeys(frame["cluster"]))
+    sns.scatterplot(data=frame, x="x", y="y", hue="cluster", hue_order=order, s=140, ax=ax,
+                    palette="tab10")  # fmt: skip
+    for row in frame.itertuples(index=False):
+        ax.annotate(f"  {row.country}", (row.x, row.y), fontsize=9, color="#434343", va="center")
+    ax.set_xlabel("t-SNE 1")
+    ax.set_ylabel("t-SNE 2")
+    ax.legend(title="cultural cluster", bbox_to_anchor=(1.02, 1), loc="upper left", frameon=False)
     return fig
 
 
@@ -278,3 +354,52 @@ def group_scores(table: pd.DataFrame, by: str, metric: str = "ccc") -> Figure:
     ax.set_xlabel(metric.upper())
     ax.set_ylabel(by)
     return fig
+
+
+def released_alpha(table: pd.DataFrame, names: dict[str, str] | None = None) -> Figure:
+    """Return α with its bootstrap 95 % interval for every released pair, one row each.
+
+    ``table`` is :func:`empathylab.released.released_agreement`'s output; pairs with the
+    crowd, pairs of two LLMs and the same LLM under two prompts get their own colour,
+    and a cross marks the value Hasan et al. report where they report one
+    (``paper_alpha``). ``names`` maps source columns to display names.
+
+    >>> t = pd.DataFrame({"dataset": ["D"] * 2, "split": ["train"] * 2, "a": ["crowd", "x"],
+    ...                   "b": ["x", "x_plain"], "alpha": [0.3, 0.8], "alpha_ci_low": [0.2, 0.7],
+    ...                   "alpha_ci_high": [0.4, 0.9], "paper_alpha": [float("nan"), 0.8]})
+    >>> released_alpha(t).axes[0].get_xlabel()
+    "Krippendorff's α, 95 % CI"
+    """
+    import matplotlib.pyplot as plt
+
+    names = names or {}
+    rows = table.reset_index(drop=True)
+    kinds = {"crowd": ("crowd vs LLM", "C2"), "prompt": ("same LLM, two prompts", "C1"),
+             "llm": ("LLM vs LLM", "C0")}  # fmt: skip
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 1.4), layout="constrained")
+    shown: set[str] = set()
+    for y, row in rows.iterrows():
+        kind = ("crowd" if row["a"] == "crowd" else
+                "prompt" if row["b"] == f"{row['a']}_plain" else "llm")  # fmt: skip
+        label, color = kinds[kind]
+        err = [[row["alpha"] - row["alpha_ci_low"]], [row["alpha_ci_high"] - row["alpha"]]]
+        ax.errorbar(row["alpha"], y, xerr=None if pd.isna(err[0][0]) else err, fmt="o",
+                    color=color, capsize=3, label=None if label in shown else label)  # fmt: skip
+        shown.add(label)
+        if "paper_alpha" in rows and pd.notna(row["paper_alpha"]):
+            ax.plot(row["paper_alpha"], y, "x", color="C3", markersize=11, mew=2, zorder=3,
+                    label=None if "paper" in shown else "reported by Hasan et al.")  # fmt: skip
+            shown.add("paper")
+    ax.set_yticks(range(len(rows)), [
+        f"{r['dataset']} {r['split']}: {names.get(r['a'], r['a'])} vs {names.get(r['b'], r['b'])}"
+        for _, r in rows.iterrows()
+    ])  # fmt: skip
+    ax.invert_yaxis()
+    low = pd.concat([rows["alpha"], rows["alpha_ci_low"]]).min()  # NaN intervals are skipped
+    ax.set_xlim(min(0.0, float(low)) - 0.02, 1.02)
+    ax.set_xlabel("Krippendorff's α, 95 % CI")
+    fig.legend(fontsize="small", loc="outside upper right", ncols=2, frameon=False)
+    return fig
+
+
+__all__.append("released_alpha")

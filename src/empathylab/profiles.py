@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from empathylab.errors import ProfileError
 
@@ -65,6 +73,14 @@ class Vllm(_Section):
     top_logprobs: int = Field(default=64, ge=1)
 
 
+class Reading(_Section):
+    """How the generate readout reads a response (:mod:`empathylab.readouts`)."""
+
+    range: Literal["scale", "authors"] = "scale"
+    """scale: answers in [0, S], the paper's text; authors: [0, 100] on every scale, as
+    the authors' analysis code reads them. The distribution readout always reads 0..S."""
+
+
 class Gaps(_Section):
     """Part I: the intergroup empathy-gap design and how it is run."""
 
@@ -78,6 +94,13 @@ class Gaps(_Section):
     """Optional subsets of identities per grouping (the baseline is kept only if listed)."""
     backend: Literal["transformers", "vllm", "openai"] = "transformers"
     readout: Literal["distribution", "generate"] = "distribution"
+    second_readout: Literal["distribution", "generate"] | None = None
+    """The other readout, asked too for the chapter that compares the two; null = none."""
+    second_readout_groupings: list[str] = Field(
+        default_factory=lambda: ["religion", "ethnicity", "nationality"]
+    )
+    """Groupings also asked with the second readout, under the first variation."""
+    reading: Reading = Field(default_factory=Reading)
     batch_size: int = Field(default=16, ge=1)
     chunk_size: int = Field(default=256, ge=1)
     """Prompts per stored chunk: the unit of work, of resuming and of sharding."""
@@ -87,12 +110,24 @@ class Gaps(_Section):
     api: Api = Field(default_factory=Api)
     vllm: Vllm = Field(default_factory=Vllm)
 
-    @field_validator("groupings", "variation_groupings")
+    @field_validator("groupings", "variation_groupings", "second_readout_groupings")
     @classmethod
     def _known_groupings(cls, value: list[str]) -> list[str]:
         from empathylab.design import GROUPINGS
 
         return _check_names(value, GROUPINGS, "grouping")
+
+    @field_validator("second_readout", mode="before")
+    @classmethod
+    def _another_readout(cls, value: Any, info: ValidationInfo) -> Any:
+        readouts = ("distribution", "generate")
+        if value is not None and value not in readouts:
+            raise ValueError(f"unknown readout; valid: {', '.join(readouts)} or null")
+        readout = info.data.get("readout")  # absent when readout itself was invalid
+        if value is not None and value == readout:
+            other = next(r for r in readouts if r != readout)
+            raise ValueError(f"must differ from readout ({readout}); valid: {other} or null")
+        return value
 
     @field_validator("variations")
     @classmethod
@@ -164,6 +199,14 @@ class Training(_Section):
         default_factory=lambda: ["y", "y'", "y_llm"]
     )
     finetune_seeds: list[int] = Field(default_factory=lambda: [0, 42, 100, 999, 1234])
+    augment_share: float = Field(default=0.5, gt=0, lt=1)
+    """Share of the public essays' writers held out as the LLM-labelled extra set of
+    y + y_llm (:func:`empathylab.llmpathy.probe_augmentation`), 0 < x < 1. The default,
+    0.5, leaves about 930 crowd-labelled essays (close to the 1,000 of NewsEmp24 train,
+    the crowd-labelled set Hasan et al. augment) and adds as many LLM-labelled ones, so
+    the extra set is about as large as the crowd set, as in the paper (where the extra
+    set, NewsEmp22, is the larger). A larger share would shrink the crowd set and the test folds
+    (about 90 essays each at 0.5 with 10 folds), a smaller one add too little to show."""
     max_epochs: int = Field(default=20, ge=1)
     max_length: int = Field(default=512, ge=8)
     batch_size: int = Field(default=16, ge=1)

@@ -3,6 +3,8 @@
 :func:`plan_run` validates everything a run depends on (profile, overrides, shard,
 model, stores) before any model is loaded; :func:`run_gaps` then asks the backend for
 every prompt of the design that is not stored yet, chunk by chunk.
+:func:`plan_second_readout` plans the profile's second readout (``gaps.second_readout``)
+on the same narratives, for the chapter that compares the two readouts.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import pandas as pd
 
 from empathylab import design
 from empathylab.backends import Backend, Request, load_backend
+from empathylab.errors import EmpathylabError
 from empathylab.profiles import Profile, load_profile
-from empathylab.readouts import parse_many, summarize_distribution
+from empathylab.readouts import answer_bound, parse_many, summarize_distribution
 from empathylab.store import ChunkStore, model_slug
 
-__all__ = ["RunPlan", "plan_run", "run_gaps", "backend_options"]
+__all__ = ["RunPlan", "plan_run", "plan_second_readout", "run_gaps", "backend_options"]
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,38 @@ class RunPlan:
         """The identities of ``grouping`` this run uses."""
         return design.select_identities(grouping, self.profile.gaps.identities.get(grouping))
 
+    def results(self) -> pd.DataFrame:
+        """Return the stored rows of this plan only: its models, readout, variations, groupings.
+
+        Other runs in the same results folder (another readout, grouping or model) are
+        left out, so a chapter reads exactly what its plan asked. Raises when nothing of
+        the plan is stored yet.
+        """
+        from empathylab.store import read_results
+
+        readout = self.profile.gaps.readout
+        folders = [
+            self.root / model_slug(m) / readout / v / g
+            for m in self.profile.models.causal_lm
+            for v, g in self.cells
+        ]
+        stored = [f for f in folders if any(f.glob("chunk-*.parquet"))]
+        if not stored:
+            raise EmpathylabError(
+                f"No stored results of this plan under {self.root}: run `empathylab gaps run` first."
+            )
+        frame = pd.concat([read_results(f) for f in stored], ignore_index=True)
+        keys = ["model", "readout", "variation", "grouping", "prompt_id"]
+        return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+
     def store(self, model: str, variation: str, grouping: str) -> ChunkStore:
-        """The store of one model, variation and grouping (checked against its design)."""
+        """The store of one model, variation and grouping (checked against its design).
+
+        The design (fingerprint) names the reading range only where it changes readings:
+        the generate readout on a scale whose bound the range moves (``authors`` on the
+        10-point scale). Stores of the default reading keep their fingerprint, and a
+        store read under one range is refused under the other.
+        """
         gaps = self.profile.gaps
         items = ",".join(f"{e}:{i}" for e, i in zip(self.narratives["emotion"], self.narratives["item_id"]))
         fingerprint = {
@@ -61,6 +94,9 @@ class RunPlan:
             "template_hash": design.template_hash(),
             "max_new_tokens": gaps.max_new_tokens if gaps.readout == "generate" else None,
         }
+        scale = design.VARIATIONS[variation][1]
+        if gaps.readout == "generate" and answer_bound(scale, gaps.reading.range) != scale:
+            fingerprint["reading_range"] = gaps.reading.range
         folder = self.root / model_slug(model) / gaps.readout / variation / grouping
         return ChunkStore(folder, fingerprint)
 
@@ -71,6 +107,7 @@ def plan_run(
     model: str | None = None,
     backend: str | None = None,
     readout: str | None = None,
+    reading_range: str | None = None,
     groupings: list[str] | None = None,
     variations: list[str] | None = None,
     items_per_emotion: int | None = None,
@@ -83,16 +120,36 @@ def plan_run(
     Overrides replace the profile's values and are validated like the profile. Unknown
     names, a bad shard, a missing model or a store holding another design raise an
     :class:`~empathylab.errors.EmpathylabError` subclass with one clear message.
+    ``reading_range`` sets ``gaps.reading.range``. A ``readout`` that is the profile's
+    ``second_readout`` swaps the two, so that the plan's profile stays valid.
+
+    Returns
+    -------
+    RunPlan
+        The profile with the overrides, the shard, the output root and the narratives.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> plan = plan_run("demo", readout="generate", out=tempfile.mkdtemp(), check_model=False)
+    >>> plan.profile.gaps.readout, plan.profile.gaps.second_readout
+    ('generate', 'distribution')
     """
     from empathylab.data import load_narratives
     from empathylab.stimuli import sample_narratives
 
-    gaps = {
+    gaps: dict[str, Any] = {
         k: v
         for k, v in {"backend": backend, "readout": readout, "groupings": groupings,
                      "variations": variations}.items()
         if v is not None
     }  # fmt: skip
+    if reading_range is not None:
+        gaps["reading"] = {"range": reading_range}
+    if readout is not None:
+        base = load_profile(profile).gaps
+        if readout == base.second_readout:
+            gaps["second_readout"] = base.readout
     overrides: dict[str, Any] = {"gaps": gaps} if gaps else {}
     if model is not None:
         overrides["models"] = {"causal_lm": [model]}
@@ -113,6 +170,40 @@ def plan_run(
 
             resolve_model(spec, "causal_lm")
     return plan
+
+
+def plan_second_readout(
+    profile: str | Path | Profile = "demo", variations: list[str] | None = None, **overrides: Any
+) -> RunPlan | None:
+    """Plan the profile's second readout; return None when it has none.
+
+    The plan asks ``gaps.second_readout`` on the profile's narratives, under
+    ``variations`` (default: the profile's first variation), for the groupings of
+    ``gaps.second_readout_groupings``; in its profile the two readouts swap places.
+    ``overrides`` go to :func:`plan_run` (``out``, ``shard``, ``check_model``, ``model``...).
+
+    Returns
+    -------
+    RunPlan or None
+        The plan to give :func:`run_gaps`, or None when ``gaps.second_readout`` is null.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> plan = plan_second_readout("demo", out=tempfile.mkdtemp(), check_model=False)
+    >>> plan.profile.gaps.readout, plan.cells
+    ('generate', [('origin', 'religion')])
+    """
+    gaps = load_profile(profile).gaps
+    if gaps.second_readout is None:
+        return None
+    return plan_run(
+        profile,
+        readout=gaps.second_readout,
+        groupings=list(gaps.second_readout_groupings),
+        variations=list(variations) if variations else gaps.variations[:1],
+        **overrides,
+    )
 
 
 def backend_options(profile: Profile) -> dict[str, Any]:
@@ -144,9 +235,11 @@ def _answer(
         readings = summarize_distribution(backend.score(requests, scale))
         readings["response"] = None
     else:
+        # Stopping where the [0, S] reading is final also fixes the [0, 100] one, so the
+        # stored responses can be read again under either reading range.
         stop = scale if gaps.stop_early else None
         responses = backend.generate(requests, gaps.max_new_tokens, stop_early=stop)
-        readings = parse_many(responses, scale)
+        readings = parse_many(responses, scale, gaps.reading.range)
         readings["response"] = responses
         readings["p_valid"] = float("nan")
         readings["argmax"] = float("nan")
