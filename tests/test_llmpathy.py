@@ -222,7 +222,9 @@ def test_user_data_names_a_missing_file(tmp_path) -> None:
 
 def test_labels_agreement_json(capsys) -> None:
     assert cli.main(["labels", "agreement", "--json"]) == 0
-    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    rows = [r for r in printed if "dataset" not in r]  # the released-file rows: tests/test_released.py
+    assert len(printed) > len(rows)
     assert {(r["a"], r["b"]) for r in rows} >= {("crowd", "gpt4o"), ("crowd", "llama3_70b"), ("gpt4o", "llama3_70b")}
     for row in rows:
         assert set(row) == {"a", "b", "alpha", "pearson", "n"}
@@ -248,3 +250,224 @@ def test_probe_cv_is_stored_and_reused(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(probe, "embed", lambda *a, **k: pytest.fail("recomputed"))
     pd.testing.assert_frame_equal(llmpathy.probe_cv(cfg, progress=False), first)
     assert len(frame) == first.groupby("strategy")["n_test"].sum().iloc[0]
+
+
+# ------------------------------------------------------------------ seeds as Hasan et al. report them
+
+
+def _constructed_cv(seeds: tuple[int, ...] = (0, 42, 100, 999, 1234), folds: int = 4) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    rows = []
+    for seed in seeds:
+        for fold in range(folds):
+            for strategy, alpha, shift in (("y", np.nan, 0.0), ("y'", 4.5, 0.03), ("y_llm", np.nan, -0.05)):
+                rows.append({"strategy": strategy, "alpha": alpha, "seed": seed, "fold": fold,
+                             "n_replaced": 0, "pcc": 0.35 + shift + rng.normal(0, 0.04),
+                             "ccc": 0.25 + shift + rng.normal(0, 0.04), "rmse": 1.1 - shift + rng.normal(0, 0.05)})
+    return pd.DataFrame(rows)
+
+
+def test_seed_summary_median_and_best_match_numpy() -> None:
+    cv = _constructed_cv()
+    summary = llmpathy.seed_summary(cv)
+    assert len(summary) == 3 * 3
+    for (strategy, metric), expected_best in {("y", "pcc"): np.max, ("y'", "ccc"): np.max,
+                                              ("y_llm", "rmse"): np.min}.items():
+        part = cv[cv["strategy"] == strategy]
+        # seed-level score = the mean over that seed's folds, seeds in sorted order
+        per_seed = np.array([part.loc[part["seed"] == s, metric].to_numpy().mean() for s in sorted(set(cv["seed"]))])
+        row = summary[(summary["strategy"] == strategy) & (summary["metric"] == metric)].iloc[0]
+        assert row["seeds"] == 5
+        assert row["scores"] == pytest.approx(tuple(per_seed))
+        assert row["median"] == pytest.approx(np.median(per_seed))
+        assert row["best"] == pytest.approx(expected_best(per_seed))
+        assert row["mean"] == pytest.approx(per_seed.mean())
+        assert row["sd"] == pytest.approx(per_seed.std(ddof=1))
+    # the best RMSE is the lowest, not the highest
+    rmse = summary[(summary["strategy"] == "y") & (summary["metric"] == "rmse")].iloc[0]
+    assert rmse["best"] == min(rmse["scores"]) < max(rmse["scores"])
+
+
+def test_seed_scores_of_single_splits_are_the_runs_themselves() -> None:
+    runs = pd.DataFrame({"strategy": ["y", "y", "y_llm"], "alpha": np.nan, "seed": [0, 42, 0],
+                         "pcc": [0.3, 0.4, 0.2], "ccc": 0.1, "rmse": 1.0})
+    per_seed = llmpathy.seed_scores(runs)
+    assert per_seed[["strategy", "seed", "runs", "pcc"]].values.tolist() == [
+        ["y", 0, 1, 0.3], ["y", 42, 1, 0.4], ["y_llm", 0, 1, 0.2]]
+
+
+def test_seed_tests_match_scipy_and_paired_tests() -> None:
+    from scipy import stats
+
+    cv = _constructed_cv()
+    tests = llmpathy.seed_tests(cv, metric="ccc")
+    assert tests.groupby("strategy")["test"].apply(set).map(len).to_dict() == {"y'": 2, "y_llm": 2}
+    assert (tests["note"] == "").all()
+    per_seed = cv.groupby(["strategy", "seed"])["ccc"].mean()
+    seeds = tests[tests["test"] == llmpathy.TESTS["seeds"]].set_index("strategy")
+    for strategy in ("y'", "y_llm"):
+        expected = stats.ttest_ind(per_seed[strategy].to_numpy(), per_seed["y"].to_numpy())
+        assert seeds.loc[strategy, "T"] == pytest.approx(expected.statistic)
+        assert seeds.loc[strategy, "p_val"] == pytest.approx(expected.pvalue)
+        assert seeds.loc[strategy, "n"] == 5
+    folds = tests[tests["test"] == llmpathy.TESTS["folds"]].set_index("strategy")
+    pooled = llmpathy.paired_tests(cv, metric="ccc").query("seed == 'all'").set_index("strategy")
+    assert folds.loc["y_llm", "p_val"] == pytest.approx(pooled.loc["y_llm", "p_val"])
+    assert folds.loc["y_llm", "n"] == 20
+
+
+def test_seed_ttest_on_constructed_numbers() -> None:
+    from scipy import stats
+
+    a, b = [0.41, 0.38, 0.44, 0.40, 0.43], [0.36, 0.37, 0.35, 0.39, 0.34]
+    runs = pd.DataFrame({"strategy": ["y_llm"] * 5 + ["y"] * 5, "alpha": np.nan, "seed": [0, 42, 100, 999, 1234] * 2,
+                         "pcc": a + b, "ccc": 0.0, "rmse": 1.0})
+    row = llmpathy.seed_tests(runs).iloc[0]
+    assert row["test"] == "independent t-test over seeds (Hasan et al.)"
+    expected = stats.ttest_ind(a, b)
+    assert (row["T"], row["p_val"]) == pytest.approx((expected.statistic, expected.pvalue))
+    assert row["mean_diff"] == pytest.approx(np.mean(a) - np.mean(b))
+    assert row["p_val"] < 0.01
+
+
+def test_tests_that_cannot_run_say_why() -> None:
+    runs = pd.DataFrame({"strategy": ["y", "y'", "y_llm"], "alpha": [np.nan, 4.5, np.nan], "seed": 0,
+                         "pcc": [0.3, 0.32, 0.25], "ccc": 0.2, "rmse": 1.0})  # one seed, no folds
+    tests = llmpathy.seed_tests(runs)
+    assert tests["p_val"].isna().all()
+    assert tests["note"].str.contains("needs at least two seeds|needs folds").all()
+    text = llmpathy.compare_tests(tests)
+    assert "independent t-test over seeds cannot run" in text and "needs at least two seeds" in text
+    assert "nan" not in text.lower()
+    table = llmpathy.side_by_side(runs)
+    assert set(table[(llmpathy.SUMMARIES["authors"], "p")]) == {"baseline", "not run"}
+
+
+def test_compare_tests_reports_disagreement() -> None:
+    cv = _constructed_cv()
+    tests = llmpathy.seed_tests(cv)
+    text = llmpathy.compare_tests(tests)
+    assert "of the 2 configurations compared with y" in text
+    flipped = tests.assign(p_val=np.where(tests["test"] == llmpathy.TESTS["seeds"], 0.5, 0.001))
+    assert "disagree on y' (α = 4.5)" in llmpathy.compare_tests(flipped)
+
+
+def test_seed_functions_reject_bad_input() -> None:
+    from empathylab.errors import EmpathylabError
+
+    cv = _constructed_cv()
+    with pytest.raises(EmpathylabError, match="needs column\\(s\\) seed"):
+        llmpathy.seed_scores(cv.drop(columns="seed"))
+    with pytest.raises(EmpathylabError, match="unknown metric 'r2'; valid: pcc, ccc, rmse"):
+        llmpathy.seed_summary(cv, ["r2"])
+    with pytest.raises(EmpathylabError, match="no 'y\\+y_llm' runs to compare with; found y, y' \\(α = 4.5\\), y_llm"):
+        llmpathy.seed_tests(cv, baseline="y+y_llm")
+    with pytest.raises(EmpathylabError, match="level must lie strictly between 0 and 1"):
+        llmpathy.compare_tests(llmpathy.seed_tests(cv), level=5)
+
+
+# ------------------------------------------------------------------ augmentation on public data
+
+
+@pytest.mark.parametrize("seed", [0, 42, 1234])
+def test_augmentation_keeps_extra_train_and_test_writers_apart(public: pd.DataFrame, seed: int) -> None:
+    design = llmpathy.augmentation_design(public, share=0.5, k=10, seed=seed)
+    assert public.assign(part=design).groupby("writer_id")["part"].nunique().max() == 1
+    extra_writers = set(public.loc[design == llmpathy.EXTRA, "writer_id"])
+    assert len(extra_writers) / public["writer_id"].nunique() == pytest.approx(0.5, abs=0.01)
+    assert sorted(set(design) - {llmpathy.EXTRA}) == list(range(10))
+    for fold in (0, 9):
+        sets = llmpathy.augmentation_sets(public, design, fold)
+        test_writers = set(sets["test"]["writer_id"])
+        assert not test_writers & extra_writers
+        for name in llmpathy.AUGMENTATION:
+            train = sets[name]
+            assert not set(train["writer_id"]) & test_writers
+            assert set(train.loc[train["source"] == "crowd", "writer_id"]).isdisjoint(extra_writers) or name == "y+y_crowd"
+        crowd_part = sets["y"]
+        assert set(crowd_part["writer_id"]).isdisjoint(extra_writers)
+        assert set(crowd_part["writer_id"]) | test_writers | extra_writers == set(public["writer_id"])
+
+
+def test_augmentation_extra_rows_carry_llm_labels_only(public: pd.DataFrame) -> None:
+    design = llmpathy.augmentation_design(public, share=0.5, k=10, seed=0)
+    sets = llmpathy.augmentation_sets(public, design, 3)
+    both = sets["y+y_llm"]
+    extra = both[both["source"] == "llm"]
+    original = public.iloc[extra["row"]]
+    assert set(extra["writer_id"]) == set(public.loc[design == llmpathy.EXTRA, "writer_id"])
+    np.testing.assert_array_equal(extra["label"].to_numpy(), original["gpt4o"].to_numpy())
+    assert extra["crowd"].isna().all()  # the extra writers' crowd labels are not even carried
+    missing = int(public.loc[design == llmpathy.EXTRA, "gpt4o"].isna().sum())
+    assert len(extra) == int((design == llmpathy.EXTRA).sum()) - missing
+    crowd = both[both["source"] == "crowd"]
+    np.testing.assert_array_equal(crowd["label"].to_numpy(), public.iloc[crowd["row"]]["crowd"].to_numpy())
+    assert len(sets["y"]) == len(crowd)
+    # the control trains on the same essays, in the same order, with their crowd labels
+    control = sets["y+y_crowd"]
+    assert control["row"].tolist() == both["row"].tolist()
+    np.testing.assert_array_equal(control["label"].to_numpy(), public.iloc[control["row"]]["crowd"].to_numpy())
+
+
+def _planted(n_writers: int = 240, per_writer: int = 3, seed: int = 0, llm: str = "truth") -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    n = n_writers * per_writer
+    x = rng.normal(size=(n, 30))
+    truth = 4 + x[:, 0] + 0.5 * x[:, 1]
+    frame = pd.DataFrame({"writer_id": [str(i // per_writer) for i in range(n)],
+                          "crowd": truth + rng.normal(0, 2.5, n)})
+    frame["gpt4o"] = truth if llm == "truth" else 8 - truth  # clean, or the scale read backwards
+    return frame, x
+
+
+def test_planted_llm_labels_equal_to_the_truth_help() -> None:
+    frame, x = _planted()
+    runs = llmpathy.augmentation_folds(frame, x, share=0.5, k=5, seeds=[0, 1, 2])
+    means = llmpathy.seed_summary(runs, ["pcc"]).set_index("strategy")["mean"]
+    assert means["y+y_llm"] > means["y"] + 0.02
+    assert means["y+y_llm"] > means["y+y_crowd"]  # clean labels beat noisy ones on the same essays
+    tests = llmpathy.seed_tests(runs).set_index(["strategy", "test"])["p_val"]
+    assert tests["y+y_llm", llmpathy.TESTS["folds"]] < 0.05
+    assert tests["y+y_llm", llmpathy.TESTS["seeds"]] < 0.05
+    assert "The LLM-labelled essays improve the probe here." in llmpathy.augmentation_verdict(runs)
+
+
+def test_planted_backwards_llm_labels_hurt() -> None:
+    frame, x = _planted(llm="backwards")
+    runs = llmpathy.augmentation_folds(frame, x, share=0.5, k=5, seeds=[0, 1, 2])
+    means = llmpathy.seed_summary(runs, ["pcc"]).set_index("strategy")["mean"]
+    assert means["y+y_llm"] < means["y"] - 0.02 and means["y+y_crowd"] > means["y"]
+    assert "The LLM-labelled essays worsen the probe here." in llmpathy.augmentation_verdict(runs)
+
+
+def test_augmentation_rejects_bad_input(public: pd.DataFrame) -> None:
+    from empathylab.errors import EmpathylabError
+
+    with pytest.raises(EmpathylabError, match="share must lie strictly between 0 and 1"):
+        llmpathy.augmentation_design(public, share=1.0)
+    with pytest.raises(EmpathylabError, match="k must be between 2 and the 19 writers left"):
+        llmpathy.augmentation_design(public.head(100), share=0.05, k=40)
+    design = llmpathy.augmentation_design(public, share=0.5, k=10)
+    with pytest.raises(EmpathylabError, match="no fold 10 in the design; valid: 0, 1"):
+        llmpathy.augmentation_sets(public, design, 10)
+    with pytest.raises(EmpathylabError, match="needs column\\(s\\) mistral"):
+        llmpathy.augmentation_sets(public, design, 0, llm="mistral")
+    with pytest.raises(ProfileError, match="llmpathy.training.augment_share"):
+        load_profile("demo", llmpathy={"training": {"augment_share": 1.0}})
+    assert load_profile("demo").llmpathy.training.augment_share == 0.5
+
+
+def test_probe_augmentation_is_stored_and_reused(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    cfg = load_profile("demo", output_dir=str(tmp_path / "out"),
+                       llmpathy={"training": {"folds": 3, "seeds": [0, 42]}})
+    rng = np.random.default_rng(0)
+    monkeypatch.setattr(probe, "embed", lambda texts, *a, **k: rng.normal(size=(len(texts), 8)))
+    first = llmpathy.probe_augmentation(cfg, progress=False)
+    assert len(first) == 2 * 3 * len(llmpathy.AUGMENTATION)
+    assert (tmp_path / "out/llmpathy/probe_augmentation.parquet").exists()
+    monkeypatch.setattr(probe, "embed", lambda *a, **k: pytest.fail("recomputed"))
+    pd.testing.assert_frame_equal(llmpathy.probe_augmentation(cfg, progress=False), first)
+    other = load_profile(cfg, llmpathy={"training": {"augment_share": 0.3}})
+    with pytest.raises(pytest.fail.Exception, match="recomputed"):
+        llmpathy.probe_augmentation(other, progress=False)

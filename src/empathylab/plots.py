@@ -403,3 +403,50 @@ def released_alpha(table: pd.DataFrame, names: dict[str, str] | None = None) -> 
 
 
 __all__.append("released_alpha")
+
+
+def fold_differences(runs: pd.DataFrame, baseline: str = "y", metric: str = "pcc") -> Figure:
+    """Return each configuration's ``metric`` minus the ``baseline``'s, fold by fold.
+
+    ``runs`` is a tidy cross-validation table (e.g.
+    :func:`empathylab.llmpathy.probe_augmentation`'s): one row per strategy, seed and
+    fold. Each configuration other than ``baseline`` gets a row of the figure: a dot per
+    fold (the paired difference on the same test writers, coloured by seed), a diamond
+    per seed (its mean difference) and a bar for the mean over seeds; the line at zero
+    is "no change".
+
+    >>> runs = pd.DataFrame({"strategy": ["y", "y+y_llm"] * 4, "alpha": None, "seed": [0] * 4 + [1] * 4,
+    ...                      "fold": [0, 0, 1, 1] * 2, "pcc": [.3, .35, .3, .32, .3, .31, .3, .29]})
+    >>> fold_differences(runs).axes[0].get_xlabel()
+    'PCC minus y (positive: better than y)'
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = runs["strategy"].astype(str) + runs["alpha"].map(lambda a: "" if pd.isna(a) else f" (α = {a:g})")
+    wide = runs.assign(config=names).pivot_table(index=["seed", "fold"], columns="config", values=metric)
+    if baseline not in wide:
+        raise ValueError(f"no {baseline!r} runs to compare with; found {', '.join(wide.columns)}.")
+    configs = [c for c in dict.fromkeys(names) if c != baseline]
+    seeds = list(dict.fromkeys(wide.index.get_level_values("seed")))
+    jitter = np.random.default_rng(0)
+    fig, ax = plt.subplots(figsize=(7.5, 0.9 * len(configs) + 1.4), layout="constrained")
+    for row, config in enumerate(configs):
+        diff = (wide[config] - wide[baseline]).dropna()
+        by_seed = diff.groupby(level="seed").mean()
+        ax.barh(row, by_seed.mean(), height=0.6, color="0.85", zorder=0)
+        for k, seed in enumerate(seeds):
+            part = diff.xs(seed, level="seed")
+            ax.scatter(part, row + jitter.uniform(-0.22, 0.22, len(part)), s=12, color=f"C{k % 10}",
+                       alpha=0.6, label=f"seed {seed}" if row == 0 else None)  # fmt: skip
+            ax.scatter(by_seed[seed], row, marker="D", s=40, color=f"C{k % 10}", edgecolor="black", zorder=3)
+    ax.axvline(0, color="0.3", linewidth=0.8)
+    ax.set_yticks(range(len(configs)), configs)
+    ax.invert_yaxis()
+    sign = "better" if metric != "rmse" else "worse"
+    ax.set_xlabel(f"{metric.upper()} minus {baseline} (positive: {sign} than {baseline})")
+    ax.legend(fontsize="small", ncols=min(len(seeds), 5), loc="upper center", bbox_to_anchor=(0.5, -0.25))
+    return fig
+
+
+__all__.append("fold_differences")
