@@ -96,6 +96,26 @@ def _gaps_analyze(args: argparse.Namespace) -> None:
         print(runs_table(runs).round(4).to_string(index=False))
 
 
+def _gaps_human(args: argparse.Namespace) -> None:
+    import json
+
+    import pandas as pd
+
+    from empathylab import gaps, human
+    from empathylab.result_tables import read_result_table
+
+    results = read_result_table(args.results_dir)  # checks columns, values and repeats
+    tables = human.anchor(results, n_boot=args.bootstrap, seed=args.seed, premium=not args.no_premium)
+    if args.json:
+        for kind, table in tables.items():
+            for row in table.astype(object).where(table.notna(), None).to_dict("records"):
+                print(json.dumps(gaps.jsonable({"kind": kind, **row}), allow_nan=False))
+        return
+    with pd.option_context("display.width", 200, "display.max_columns", None):
+        for kind, table in tables.items():
+            print(f"\n{kind}:\n{table.round(3).to_string(index=False)}")
+
+
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
     """Profile overrides from the Part II options that were given."""
     training = {key: value for key, value in {
@@ -232,6 +252,22 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     analyze.add_argument("--json", action="store_true", help="one JSON object per line and run")
     analyze.set_defaults(func=_gaps_analyze)
+    hum = gaps.add_parser(
+        "human",
+        help="what humans say: model vs writer and reader intensities, the readers' in-group premium",
+        description="For every (model, readout, grouping, variation) in PATH (read as by `gaps "
+        "analyze`): Pearson and Spearman correlations, with bootstrap intervals over narratives, of "
+        "the model's intensity per narrative (the baseline cell, and the mean over all cells) with "
+        "the crowd-enVent writer's own intensity and with the readers' mean, overall and per emotion; "
+        "the human ceiling (readers' mean vs writer, readers' split-half reliability); and the readers' "
+        "in-group premium per shared attribute (intensity ~ same group + (1 | text) + (1 | reader)).",
+    )
+    hum.add_argument("results_dir", metavar="PATH", help="a results folder, a Parquet/CSV table, or the authors' processed_results folder")
+    hum.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples over narratives, 0 to skip (default: 1000)")
+    hum.add_argument("--no-premium", action="store_true", help="skip the readers' premium (mixed models, about 10 s)")
+    hum.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    hum.add_argument("--json", action="store_true", help="one JSON object per line, each with its kind: tracking, ceiling, premium")
+    hum.set_defaults(func=_gaps_human)
 
     labels = _group(commands, "labels", "Part II: LLM empathy labels")
     lrun = labels.add_parser(

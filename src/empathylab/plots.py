@@ -450,3 +450,66 @@ def fold_differences(runs: pd.DataFrame, baseline: str = "y", metric: str = "pcc
 
 
 __all__.append("fold_differences")
+
+
+def human_scatter(panels: list[tuple[pd.DataFrame, str, str, str]]) -> Figure:
+    """Return one scatter panel per ``(frame, x, y, title)``: jittered points and a fitted line.
+
+    Used for the human anchor: the readers' mean against the writer's own intensity, and
+    a model's intensity against the readers' mean. Ratings on 1–5 are jittered a little
+    so that equal ratings stay visible; each title gets the Pearson r and n.
+
+    >>> frame = pd.DataFrame({"a": [1.0, 2, 3, 4], "b": [1.5, 2, 2.5, 4]})
+    >>> human_scatter([(frame, "a", "b", "demo")]).axes[0].get_title()
+    'demo\\nr = 0.96, n = 4'
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.9 * len(panels), 3.6), layout="constrained", squeeze=False)
+    rng = np.random.default_rng(0)
+    for ax, (frame, x, y, title) in zip(axes[0], panels, strict=True):
+        part = frame[[x, y]].dropna()
+        xs, ys = part[x].to_numpy(float), part[y].to_numpy(float)
+        ax.scatter(xs + rng.uniform(-0.15, 0.15, len(xs)), ys + rng.uniform(-0.05, 0.05, len(ys)),
+                   s=8, alpha=0.35, color="C0", linewidths=0)  # fmt: skip
+        r = np.corrcoef(xs, ys)[0, 1] if len(xs) > 2 and np.ptp(xs) > 0 and np.ptp(ys) > 0 else np.nan
+        if np.isfinite(r):
+            slope, intercept = np.polyfit(xs, ys, 1)
+            grid = np.linspace(xs.min(), xs.max(), 2)
+            ax.plot(grid, intercept + slope * grid, color="C3", linewidth=1.2)
+        ax.set_title(f"{title}\nr = {r:.2f}, n = {len(xs)}", fontsize="medium")
+        ax.set_xlabel(x.replace("_", " "))
+        ax.set_ylabel(y.replace("_", " "))
+    return fig
+
+
+def gap_forest(table: pd.DataFrame) -> Figure:
+    """Return the models' δ and the human readers' premium as points with 95 % intervals.
+
+    ``table`` is :func:`empathylab.human.side_by_side`'s: one row per gap (``who,
+    source, grouping, gap, ci_low, ci_high``). Both are standardised in-group minus
+    out-group differences; the line at zero is "no in-group premium".
+
+    >>> t = pd.DataFrame({"who": ["model", "human readers"], "source": ["m", "readers"],
+    ...                   "grouping": ["ethnicity", "ethnicity"], "gap": [0.3, 0.0],
+    ...                   "ci_low": [0.1, -0.05], "ci_high": [0.5, 0.05]})
+    >>> [t.get_text() for t in gap_forest(t).axes[0].get_yticklabels()]
+    ['model: m (ethnicity)', 'human readers: readers (ethnicity)']
+    """
+    import matplotlib.pyplot as plt
+
+    labels = table["who"] + ": " + table["source"] + " (" + table["grouping"] + ")"
+    fig, ax = plt.subplots(figsize=(7.5, 0.38 * len(table) + 1.3), layout="constrained")
+    for row, (_, r) in enumerate(table.iterrows()):
+        color = "C0" if r["who"] == "model" else "C2"
+        ax.errorbar(r["gap"], row, xerr=[[r["gap"] - r["ci_low"]], [r["ci_high"] - r["gap"]]],
+                    fmt="o", color=color, capsize=3)  # fmt: skip
+    ax.axvline(0, color="0.3", linewidth=0.8)
+    ax.set_yticks(range(len(table)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("in-group minus out-group (standardised; 95 % interval)")
+    return fig
+
+
+__all__ += ["human_scatter", "gap_forest"]

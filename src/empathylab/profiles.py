@@ -49,6 +49,9 @@ class Stimuli(_Section):
 
     items_per_emotion: int | None = Field(default=None, ge=1)
     """Narratives drawn per emotion (reproducibly from the profile's seed); null = all."""
+    anchor_items_per_emotion: int | None = Field(default=10, ge=0)
+    """Human-anchor run (chapter What humans say): narratives with readers drawn per emotion
+    and asked the baseline prompt only; null = all 1,100 with readers, 0 = no such run."""
 
 
 class Api(_Section):
