@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from empathylab.backends import Request, format_prompt
+from empathylab.backends.hf_backend import _cache_name
 
 
 @dataclass
@@ -180,8 +181,8 @@ def gemma_handler(model: Any, tokenizer: Any, max_tokens_cap: int, model_id: str
         first_logprobs = past = None
         with lock, torch.no_grad():
             for _ in range(min(int(body.get("max_tokens", 16)), max_tokens_cap)):
-                out = model(input_ids=ids, past_key_values=past, use_cache=True, logits_to_keep=1)
-                logits, past = out.logits[0, -1].float(), out.past_key_values
+                out = model(input_ids=ids, use_cache=True, logits_to_keep=1, **{_cache_name(model): past})
+                logits, past = out.logits[0, -1].float(), getattr(out, _cache_name(model))
                 if first_logprobs is None:
                     first_logprobs = torch.log_softmax(logits, dim=-1)
                 token = int(logits.argmax())

@@ -109,13 +109,13 @@ class TransformersBackend(Backend):
         with torch.inference_mode():
             if shared > 0:
                 prefix = torch.tensor([rows[0][:shared]], device=device)
-                cache = self.model(input_ids=prefix, use_cache=True).past_key_values
+                cache = getattr(self.model(input_ids=prefix, use_cache=True), _cache_name(self.model))
                 cache.batch_repeat_interleave(n)
             ids, mask, positions = self._tree_inputs(rows, shared, trie)
             logits = self.model(
                 input_ids=ids, attention_mask=mask, position_ids=positions,
-                past_key_values=cache, use_cache=cache is not None,
-                logits_to_keep=len(trie.nodes),
+                use_cache=cache is not None, logits_to_keep=len(trie.nodes),
+                **{_cache_name(self.model): cache},
             ).logits  # fmt: skip
             needed = torch.as_tensor(trie.needed_tokens, device=device)
             # The normaliser over the whole vocabulary in the model's precision (a float64
@@ -231,6 +231,17 @@ class TransformersBackend(Backend):
             "batch_size": str(self.batch_size),
             "share_prefix": str(self.share_prefix),
         }
+
+
+def _cache_name(model: Any) -> str:
+    """The name of the key/value cache in ``model.forward`` and its output.
+
+    transformers 5 renamed ``past_key_values`` to ``cache`` (the old name warns on every
+    call, and goes in 5.40); older versions know only ``past_key_values``.
+    """
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def _common_prefix(rows: list[list[int]]) -> int:
