@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hum.add_argument("results_dir", metavar="PATH", help="a results folder, a Parquet/CSV table, or the authors' processed_results folder")
     hum.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples over narratives, 0 to skip (default: 1000)")
-    hum.add_argument("--no-premium", action="store_true", help="skip the readers' premium (mixed models, about 10 s)")
+    hum.add_argument("--no-premium", action="store_true", help="skip the readers' premium (four mixed models, about a second)")
     hum.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     hum.add_argument("--json", action="store_true", help="one JSON object per line, each with its kind: tracking, ceiling, premium")
     hum.set_defaults(func=_gaps_human)
