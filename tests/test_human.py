@@ -249,6 +249,8 @@ def test_anchor_plan_asks_the_baseline_on_read_narratives(humans, tmp_path) -> N
     prompts = list(design.grid(plan.narratives, "religion", "origin", plan.people("religion")))
     assert len(prompts) == len(plan.narratives) == 12 * 10
     assert human.plan_anchor(load_demo(anchor_items_per_emotion=0), check_model=False) is None
+    paper = human.plan_anchor("paper", out=str(tmp_path / "paper"), check_model=False)
+    assert len(paper.narratives) == len(read) == 1100 and paper.profile.gaps.readout == "generate"
 
 
 def load_demo(**stimuli):
