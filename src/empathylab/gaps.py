@@ -1217,6 +1217,21 @@ def heatmap_data(results: pd.DataFrame, grouping: str) -> tuple[pd.DataFrame, pd
     return matrix, shown
 
 
+def _nationality_matrix(results: pd.DataFrame, what: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The δ matrix of a nationality run and each identity's cultural cluster."""
+    if set(results["grouping"]) != {"nationality"}:
+        raise EmpathylabError(
+            f"{what} needs the rows of the nationality grouping only, "
+            f"not {sorted(set(results['grouping']))}."
+        )
+    cluster = {
+        f"a person from {country}": name
+        for name, countries in design.NATIONALITY_CLUSTERS.items()
+        for country in countries
+    }
+    return delta_matrix(results), cluster
+
+
 def cluster_means(results: pd.DataFrame) -> pd.DataFrame:
     """Return the δ matrix of nationality (:func:`delta_matrix`) averaged by cultural cluster.
 
@@ -1232,17 +1247,7 @@ def cluster_means(results: pd.DataFrame) -> pd.DataFrame:
     >>> table.shape, table.attrs["same_country"] > table.attrs["other_cluster"]
     ((8, 8), True)
     """
-    if set(results["grouping"]) != {"nationality"}:
-        raise EmpathylabError(
-            "cluster_means needs the rows of the nationality grouping only, "
-            f"not {sorted(set(results['grouping']))}."
-        )
-    matrix = delta_matrix(results)
-    cluster = {
-        f"a person from {country}": name
-        for name, countries in design.NATIONALITY_CLUSTERS.items()
-        for country in countries
-    }
+    matrix, cluster = _nationality_matrix(results, "cluster_means")
     long = matrix.stack().rename("z").reset_index()
     long.columns = ["perceiver", "experiencer", "z"]
     long["perceiver_cluster"] = long["perceiver"].map(cluster)
@@ -1292,17 +1297,7 @@ def perceiver_map(
     from sklearn.manifold import TSNE
     from sklearn.metrics import silhouette_score
 
-    if set(results["grouping"]) != {"nationality"}:
-        raise EmpathylabError(
-            "perceiver_map needs the rows of the nationality grouping only, "
-            f"not {sorted(set(results['grouping']))}."
-        )
-    matrix = delta_matrix(results)
-    cluster = {
-        f"a person from {country}": name
-        for name, countries in design.NATIONALITY_CLUSTERS.items()
-        for country in countries
-    }
+    matrix, cluster = _nationality_matrix(results, "perceiver_map")
     labels = list(matrix.index)
     n = len(labels)
     if n <= perplexity:
