@@ -9,11 +9,16 @@ prompt-level agreement of the intensities (Pearson r, largest difference), δ un
 |Δδ| as a share of the reference's bootstrap interval width (the speed issue's target:
 under 0.1), whether the permutation verdicts agree and whether the heatmap masks (the
 cells drawn after the Bonferroni-corrected tests) are the same; then one line per target.
+Where both folders hold Part II's fine-tunings (``llmpathy/finetune/*.parquet``), it
+compares their test PCCs run by run with the spread over the reference's seeds (the
+target: every PCC moves by less than that spread; with one seed there is none, and the
+script says so).
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -68,6 +73,32 @@ def main() -> None:
           f"(largest {table['shift_of_width'].max():.3f})")  # fmt: skip
     print(f"permutation verdicts the same: {int(table['verdict_same'].sum())} of {len(table)}")
     print(f"heatmap masks the same: {int(table['mask_same'].sum())} of {len(table)}")
+    finetuned(Path(args.reference), Path(args.candidate))
+
+
+def _pccs(folder: Path) -> pd.DataFrame:
+    runs = [pd.read_parquet(f) for f in sorted(folder.rglob("finetune/*.parquet"))]
+    rows = [{"strategy": r["strategy"].iat[0], "alpha": r["alpha"].iat[0], "seed": r["seed"].iat[0],
+             "pcc": float(np.corrcoef(r["crowd"], r["prediction"])[0, 1])} for r in runs]  # fmt: skip
+    return pd.DataFrame(rows, columns=["strategy", "alpha", "seed", "pcc"])
+
+
+def finetuned(reference: Path, candidate: Path) -> None:
+    """Print each fine-tuning's test PCC in both folders against the reference's seed spread."""
+    ref, cand = _pccs(reference), _pccs(candidate)
+    if ref.empty or cand.empty:
+        print("fine-tuned PCCs: not in both folders")
+        return
+    keys = ["strategy", "alpha", "seed"]
+    both = ref.merge(cand, on=keys, suffixes=("_ref", "_cand"))
+    spread = ref.groupby(["strategy", "alpha"], dropna=False)["pcc"].std().rename("seed_sd")
+    both = both.join(spread, on=["strategy", "alpha"])
+    both["moved"] = (both["pcc_cand"] - both["pcc_ref"]).abs()
+    print("\n" + both.round(5).to_string(index=False))
+    if both["seed_sd"].notna().all():
+        print(f"fine-tuned PCCs move by less than their seed spread: {bool((both['moved'] < both['seed_sd']).all())}")
+    else:
+        print(f"fine-tuned PCCs: largest move {both['moved'].max():.5f}; one seed per run, so no seed spread")
 
 
 if __name__ == "__main__":

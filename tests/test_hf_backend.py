@@ -118,3 +118,54 @@ class _ChatTokenizer:
 def test_chat_template_without_system_role_merges_it_into_the_user_message():
     text, mode = format_prompt(_ChatTokenizer(), Request("SYS", "USER"))
     assert mode == "chat-system-in-user" and text == "<user>SYS\n\nUSER<assistant>"
+
+
+def test_generate_reads_the_same_with_and_without_the_shared_prefix(backend, requests_):
+    shared = backend.generate(requests_, 6)
+    backend.share_prefix = False
+    try:
+        assert backend.generate(requests_, 6) == shared
+    finally:
+        backend.share_prefix = True
+
+
+def test_the_prefix_of_a_system_prompt_is_computed_once_and_kept(backend, requests_):
+    system = requests_[0].system
+    group = [r for r in requests_ if r.system == system]
+    first = backend.score(group, 100)
+    kept = backend._prefix
+    assert len(kept[0]) > 10  # the system prompt's tokens at least
+    again = backend.score(group, 100)
+    assert backend._prefix[1] is kept[1]  # reused, not recomputed
+    assert np.array_equal(first, again)
+
+
+def _tiny(config_class, model_class, **extra):
+    from types import SimpleNamespace
+
+    from empathylab.backends.hf_backend import TransformersBackend
+
+    config = config_class(vocab_size=5000, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                          num_attention_heads=2, num_key_value_heads=1, head_dim=8, **extra)  # fmt: skip
+    torch.manual_seed(0)
+    backend = TransformersBackend.__new__(TransformersBackend)
+    backend.model, backend.tokenizer, backend._head = model_class(config).eval(), SimpleNamespace(bos_token_id=1), None
+    return backend
+
+
+def test_the_sliced_output_layer_equals_the_full_one_and_is_used_only_where_plain():
+    from transformers import Gemma2Config, Gemma2ForCausalLM, LlamaConfig, LlamaForCausalLM
+
+    from empathylab.backends.hf_backend import HEAD_SLICE, _sliced_head
+
+    torch.manual_seed(1)
+    hidden, weight = torch.randn(3, 4, 16), torch.randn(2 * HEAD_SLICE + 7, 16)
+    needed = torch.tensor([0, 5, HEAD_SLICE + 3, 2 * HEAD_SLICE + 6])
+    norm, picked = _sliced_head(hidden, weight, needed)
+    logits = hidden @ weight.T
+    assert torch.allclose(norm, torch.logsumexp(logits.double(), -1, keepdim=True), atol=1e-5)
+    assert torch.allclose(picked, logits[..., needed].double(), atol=1e-5)
+    plain = _tiny(LlamaConfig, LlamaForCausalLM)
+    assert plain._plain_head() is plain.model.get_output_embeddings().weight
+    capped = _tiny(Gemma2Config, Gemma2ForCausalLM, final_logit_softcapping=0.5)
+    assert capped._plain_head() is None  # logits capped by tanh: the model's own path

@@ -1,10 +1,12 @@
 """The transformers backend: any causal LM, CPU or GPU, with shared-prefix batching.
 
-Scoring (the distribution readout) batches requests by system prompt and length,
-computes the longest common token prefix of a batch once (typically the persona's
-system prompt and the start of the user prompt) and reuses its key/value cache for
-every row, then reads the answer distribution by chaining over the answer tokens
-(:class:`~empathylab.readouts.AnswerTrie`) from the cache of the full prompt.
+Both readouts batch requests by system prompt and length and share prefixes at two
+levels: the longest token prefix common to all requests of one system prompt (the
+persona's system prompt and the start of the user prompt) is computed once and its
+key/value cache kept, across batches and calls, until another prefix replaces it; a
+batch whose rows share more extends that cache by its own common tokens once, for all
+its rows. Scoring then reads the answer distribution by chaining over the answer tokens
+(:class:`~empathylab.readouts.AnswerTrie`) in the same pass as the rest of the prompt.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class TransformersBackend(Backend):
         self.share_prefix = share_prefix
         self._tries: dict[tuple[int, str], AnswerTrie] = {}
         self._mode = ""
+        self._prefix: tuple[tuple[int, ...], Any] = ((), None)  # the kept prefix and its cache
+        self._head: Any = None  # the output layer's weight, False when it is not plain
 
     # ------------------------------------------------------------------ prompts
 
@@ -64,10 +68,51 @@ class TransformersBackend(Backend):
 
     def _batches(
         self, requests: Sequence[Request], encoded: list, indices: Sequence[int]
-    ) -> list[list[int]]:
-        """``indices`` grouped by system prompt and length (longest first), in batches."""
-        order = sorted(indices, key=lambda i: (requests[i].system, -len(encoded[i][1])))
-        return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+    ) -> list[tuple[int, list[int]]]:
+        """``indices`` grouped by system prompt, longest first, in batches of one group.
+
+        Returns ``(base, batch)`` pairs: ``base`` is the number of leading tokens that
+        every request of the batch's group shares (0 with ``share_prefix=False``).
+        """
+        groups: dict[str, list[int]] = {}
+        for i in sorted(indices, key=lambda i: (requests[i].system, -len(encoded[i][1]))):
+            groups.setdefault(requests[i].system, []).append(i)
+        out = []
+        for members in groups.values():
+            rows = [encoded[i][1] for i in members]
+            base = _shared_length(rows) if self.share_prefix else 0
+            size = self.batch_size
+            out += [(base, members[i : i + size]) for i in range(0, len(members), size)]
+        return out
+
+    def _prefix_cache(self, rows: list[list[int]], base: int) -> tuple[int, Any]:
+        """Return ``(shared, cache)``: the key/value cache of the rows' common first tokens.
+
+        The first ``base`` tokens come from the kept cache (computed once per prefix);
+        the batch's further common tokens extend a copy of it. The cache is repeated for
+        every row; ``(0, None)`` when the rows share nothing or sharing is off.
+        """
+        import copy
+
+        import torch
+
+        shared = _shared_length(rows) if self.share_prefix else 0
+        base = min(base, shared)
+        if shared == 0:
+            return 0, None
+        name = _cache_name(self.model)
+        device = self.model.device
+        key = tuple(rows[0][:base])
+        with torch.inference_mode():
+            if base and self._prefix[0] != key:
+                prefix = torch.tensor([key], device=device)
+                self._prefix = (key, getattr(self.model(input_ids=prefix, use_cache=True), name))
+            cache = copy.deepcopy(self._prefix[1]) if base else None
+            if shared > base:
+                more = torch.tensor([rows[0][base:shared]], device=device)
+                cache = getattr(self.model(input_ids=more, use_cache=True, **{name: cache}), name)
+        cache.batch_repeat_interleave(len(rows))
+        return shared, cache
 
     def _trie(self, text: str, scale: int) -> AnswerTrie:
         # How an answer tokenizes depends only on the last characters of the prompt,
@@ -88,11 +133,11 @@ class TransformersBackend(Backend):
             by_trie.setdefault(id(self._trie(text, scale)), []).append(i)
         for members in by_trie.values():
             trie = self._trie(encoded[members[0]][0], scale)
-            for batch in self._batches(requests, encoded, members):
-                out[batch] = self._score_batch([encoded[i][1] for i in batch], trie)
+            for base, batch in self._batches(requests, encoded, members):
+                out[batch] = self._score_batch([encoded[i][1] for i in batch], trie, base)
         return out
 
-    def _score_batch(self, rows: list[list[int]], trie: AnswerTrie) -> np.ndarray:
+    def _score_batch(self, rows: list[list[int]], trie: AnswerTrie, base: int = 0) -> np.ndarray:
         """Score rows that share ``trie`` in one forward pass (after an optional prefix pass).
 
         The answer-trie nodes are appended after each prompt as extra tokens; a 4-D
@@ -102,28 +147,62 @@ class TransformersBackend(Backend):
         import torch
 
         device = self.model.device
-        n = len(rows)
-        shared = _common_prefix(rows) if self.share_prefix and n > 1 else 0
-        shared = min(shared, min(len(r) for r in rows) - 1)
-        cache = None
+        shared, cache = self._prefix_cache(rows, base)
+        needed = torch.as_tensor(trie.needed_tokens, device=device)
         with torch.inference_mode():
-            if shared > 0:
-                prefix = torch.tensor([rows[0][:shared]], device=device)
-                cache = getattr(self.model(input_ids=prefix, use_cache=True), _cache_name(self.model))
-                cache.batch_repeat_interleave(n)
             ids, mask, positions = self._tree_inputs(rows, shared, trie)
-            logits = self.model(
-                input_ids=ids, attention_mask=mask, position_ids=positions,
-                use_cache=cache is not None, logits_to_keep=len(trie.nodes),
-                **{_cache_name(self.model): cache},
-            ).logits  # fmt: skip
-            needed = torch.as_tensor(trie.needed_tokens, device=device)
+            inputs = {"input_ids": ids, "attention_mask": mask, "position_ids": positions,
+                      "use_cache": cache is not None}  # fmt: skip
+            norm, picked = self._read_head(inputs, cache, len(trie.nodes), needed)
+            logprobs = picked - norm
+        columns = trie.needed_tokens
+        return np.stack([trie.answer_probabilities(lp, columns) for lp in logprobs.cpu().numpy()])
+
+    def _read_head(self, inputs: dict, cache: Any, keep: int, needed: Any) -> tuple[Any, Any]:
+        """Return the log normaliser and the ``needed`` logits at the last ``keep`` positions.
+
+        Both in float64. Where the output layer is a plain linear map (checked once against
+        the model's own logits), the vocabulary is read in slices of :data:`HEAD_SLICE`
+        words, each slice's ``logsumexp`` taken while it is in cache: the logits of the
+        whole vocabulary (11 positions x 262,144 words per row for Gemma) are never
+        written to memory, which makes the output layer 1.4 x faster on a CPU.
+        """
+        import torch
+
+        name = _cache_name(self.model)
+        weight = self._plain_head()
+        if weight is None:
+            logits = self.model(**inputs, logits_to_keep=keep, **{name: cache}).logits
             # The normaliser over the whole vocabulary in the model's precision (a float64
             # copy of every logit costs more than the forward pass); the rest in float64.
             norm = torch.logsumexp(logits.float(), dim=-1, keepdim=True).double()
-            logprobs = logits[..., needed].double() - norm
-        columns = trie.needed_tokens
-        return np.stack([trie.answer_probabilities(lp, columns) for lp in logprobs.cpu().numpy()])
+            return norm, logits[..., needed].double()
+        decoder = self.model.get_decoder()
+        hidden = decoder(**inputs, **{_cache_name(decoder): cache}).last_hidden_state[:, -keep:]
+        return _sliced_head(hidden, weight, needed)
+
+    def _plain_head(self) -> Any:
+        """The output layer's weight when logits are ``hidden @ weight.T`` and nothing else.
+
+        Decided once, by comparing the sliced reading with the model's own logits on a
+        short input; models that scale, cap or bias their logits keep the full path.
+        """
+        import torch
+
+        if self._head is None:
+            head = self.model.get_output_embeddings()
+            self._head = False
+            if isinstance(head, torch.nn.Linear) and head.bias is None and hasattr(self.model, "get_decoder"):
+                ids = torch.tensor([[self.tokenizer.bos_token_id or 0, 1, 2, 3]], device=self.model.device)
+                needed = torch.arange(min(64, head.out_features), device=self.model.device)
+                with torch.inference_mode():
+                    logits = self.model(input_ids=ids).logits[:, -2:].float()
+                    decoder = self.model.get_decoder()
+                    norm, picked = _sliced_head(decoder(input_ids=ids).last_hidden_state[:, -2:], head.weight, needed)
+                expected = logits[..., needed].double() - torch.logsumexp(logits, -1, keepdim=True).double()
+                if torch.allclose(picked - norm, expected, atol=1e-3):
+                    self._head = head.weight
+        return self._head if self._head is not False else None
 
     def _tree_inputs(self, rows: list[list[int]], shared: int, trie: AnswerTrie) -> tuple:
         """Input ids, 4-D mask and positions for prompts (after ``shared`` cached tokens) + trie."""
@@ -185,12 +264,20 @@ class TransformersBackend(Backend):
         encoded = self._encode(requests)
         out = [""] * len(requests)
         tokenizer = self.tokenizer
-        for batch in self._batches(requests, encoded, range(len(requests))):
+        device = self.model.device
+        for base, batch in self._batches(requests, encoded, range(len(requests))):
             rows = [encoded[i][1] for i in batch]
-            width = max(len(r) for r in rows)
+            shared, cache = self._prefix_cache(rows, base)
+            # [shared prefix (cached)][left padding][rest of the prompt]: the padding sits
+            # after the cached prefix, masked out, and positions count real tokens only.
+            rest = [r[shared:] for r in rows]
+            width = shared + max(len(r) for r in rest)
             pad = tokenizer.pad_token_id
-            ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=self.model.device)
-            mask = (torch.arange(width)[None, :] >= torch.tensor([width - len(r) for r in rows])[:, None])
+            ids = torch.tensor(
+                [rows[0][:shared] + [pad] * (width - shared - len(r)) + r for r in rest], device=device
+            )
+            col = torch.arange(width)[None, :]
+            mask = (col < shared) | (col >= torch.tensor([width - len(r) for r in rest])[:, None])
             criteria = StoppingCriteriaList()
             if stop_early is not None:
 
@@ -201,11 +288,12 @@ class TransformersBackend(Backend):
                         return torch.tensor(done, device=input_ids.device)
 
                 criteria.append(_Final())
+            kept = {_cache_name(self.model): cache} if cache is not None else {}
             with torch.inference_mode():
                 generated = self.model.generate(
-                    input_ids=ids, attention_mask=mask.long().to(self.model.device),
+                    input_ids=ids, attention_mask=mask.long().to(device),
                     max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad,
-                    stopping_criteria=criteria, top_p=None, top_k=None, temperature=None,
+                    stopping_criteria=criteria, top_p=None, top_k=None, temperature=None, **kept,
                 )  # fmt: skip
             texts = tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
             for i, text in zip(batch, texts):
@@ -233,6 +321,28 @@ class TransformersBackend(Backend):
         }
 
 
+#: Vocabulary words per slice of the sliced output layer (fastest of 512-8192 on a CPU).
+HEAD_SLICE = 2048
+
+
+def _sliced_head(hidden: Any, weight: Any, needed: Any) -> tuple[Any, Any]:
+    """Return ``logsumexp(hidden @ weight.T)`` (keepdim) and the ``needed`` columns, float64.
+
+    The vocabulary is read :data:`HEAD_SLICE` rows of ``weight`` at a time on a CPU (in
+    one piece elsewhere), and the slices' normalisers combined.
+    """
+    import torch
+
+    step = HEAD_SLICE if hidden.device.type == "cpu" else weight.shape[0]
+    parts = [
+        torch.logsumexp(torch.nn.functional.linear(hidden, weight[i : i + step]).float(), -1)
+        for i in range(0, weight.shape[0], step)
+    ]
+    norm = torch.logsumexp(torch.stack(parts, -1), -1, keepdim=True).double()
+    picked = torch.nn.functional.linear(hidden, weight[needed]).double()
+    return norm, picked
+
+
 def _cache_name(model: Any) -> str:
     """The name of the key/value cache in ``model.forward`` and its output.
 
@@ -242,6 +352,11 @@ def _cache_name(model: Any) -> str:
     import inspect
 
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _shared_length(rows: list[list[int]]) -> int:
+    """The rows' common prefix, less one token: every row keeps a token of its own."""
+    return max(0, min(_common_prefix(rows), min(len(r) for r in rows) - 1))
 
 
 def _common_prefix(rows: list[list[int]]) -> int:
