@@ -1,6 +1,7 @@
 """Do the book's Part I conclusions survive a change of how the answers are computed?
 
-Run by hand, on two results folders of the same design (e.g. float32 and bfloat16):
+Run by hand, on two results folders of the same design (e.g. float32 and bfloat16; a
+profile's folder such as ``results/demo`` or its ``gaps/`` folder):
 
     .venv/bin/python bench/conclusions_check.py REFERENCE_DIR CANDIDATE_DIR [--permutations 10000]
 
@@ -36,7 +37,9 @@ def main() -> None:
     args = parser.parse_args()
 
     keys = ["model", "readout", "grouping", "variation"]
-    ref, cand = read_results(args.reference), read_results(args.candidate)
+    # a profile's results folder holds Part I's runs under gaps/ (beside human/, llmpathy/)
+    part1 = lambda d: Path(d) / "gaps" if (Path(d) / "gaps").is_dir() else Path(d)  # noqa: E731
+    ref, cand = read_results(part1(args.reference)), read_results(part1(args.candidate))
     # the model spec may be stored under another name; compare runs by the design keys
     ref_runs = runs_table(gaps.analyze(ref, n_permutations=args.permutations, mixed=False, skip_incomplete=True))
     cand_runs = runs_table(gaps.analyze(cand, n_permutations=args.permutations, mixed=False, skip_incomplete=True))
