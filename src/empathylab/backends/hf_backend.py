@@ -51,7 +51,7 @@ class TransformersBackend(Backend):
         self.share_prefix = share_prefix
         self._tries: dict[tuple[int, str], AnswerTrie] = {}
         self._mode = ""
-        self._prefix: tuple[tuple[int, ...], Any] = ((), None)  # the kept prefix and its cache
+        self._prefix: tuple[tuple, Any] = ((), None)  # (dtype, device, *prefix tokens), its cache
         self._head: Any = None  # the output layer's weight, False when it is not plain
 
     # ------------------------------------------------------------------ prompts
@@ -102,10 +102,11 @@ class TransformersBackend(Backend):
             return 0, None
         name = _cache_name(self.model)
         device = self.model.device
-        key = tuple(rows[0][:base])
+        # the kept cache is only valid for the model's current precision and device
+        key = (str(self.model.dtype), str(device), *rows[0][:base])
         with torch.inference_mode():
             if base and self._prefix[0] != key:
-                prefix = torch.tensor([key], device=device)
+                prefix = torch.tensor([rows[0][:base]], device=device)
                 self._prefix = (key, getattr(self.model(input_ids=prefix, use_cache=True), name))
             cache = copy.deepcopy(self._prefix[1]) if base else None
             if shared > base:
