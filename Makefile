@@ -40,12 +40,16 @@ execute: data
 html: $(STAMP)
 	rm -rf _build
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
+	$(BIN)/empathylab book check --html _build/html
 
 book: execute
 	$(MAKE) html
 	@echo "The book: _build/html/index.html (profile $(PROFILE))"
 
+# Lint and format checks first (seconds), then the tests.
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 clean:

@@ -27,8 +27,8 @@ import pandas as pd
 
 def main() -> None:
     from empathylab import gaps
-    from empathylab.report import runs_table
-    from empathylab.store import read_results
+    from empathylab.gaps.report import runs_table
+    from empathylab.gaps.rows import read_results
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("reference")
@@ -41,8 +41,12 @@ def main() -> None:
     part1 = lambda d: Path(d) / "gaps" if (Path(d) / "gaps").is_dir() else Path(d)  # noqa: E731
     ref, cand = read_results(part1(args.reference)), read_results(part1(args.candidate))
     # the model spec may be stored under another name; compare runs by the design keys
-    ref_runs = runs_table(gaps.analyze(ref, n_permutations=args.permutations, mixed=False, skip_incomplete=True))
-    cand_runs = runs_table(gaps.analyze(cand, n_permutations=args.permutations, mixed=False, skip_incomplete=True))
+    ref_runs = runs_table(
+        gaps.analyze(ref, n_permutations=args.permutations, mixed=False, skip_incomplete=True)
+    )
+    cand_runs = runs_table(
+        gaps.analyze(cand, n_permutations=args.permutations, mixed=False, skip_incomplete=True)
+    )
     rows = []
     for _, r in ref_runs.iterrows():
         match = cand_runs[(cand_runs[keys] == r[keys]).all(axis=1)]
@@ -50,30 +54,43 @@ def main() -> None:
             continue
         c = match.iloc[0]
         run = {k: r[k] for k in keys}
-        pick = lambda f: f[(f[keys[2:]] == r[keys[2:]]).all(axis=1) & (f["readout"] == r["readout"])]  # noqa: E731
-        a, b = pick(ref), pick(cand)
+        a, b = (
+            f[(f[keys[2:]] == r[keys[2:]]).all(axis=1) & (f["readout"] == r["readout"])] for f in (ref, cand)
+        )
         cell = ["perceiver", "experiencer", "item_id"]
-        joined = a[[*cell, "intensity"]].merge(b[[*cell, "intensity"]], on=cell, suffixes=("_ref", "_cand")).dropna()
+        joined = (
+            a[[*cell, "intensity"]]
+            .merge(b[[*cell, "intensity"]], on=cell, suffixes=("_ref", "_cand"))
+            .dropna()
+        )
         width = r["bootstrap_ci_high"] - r["bootstrap_ci_low"]
         mask_ref = gaps.heatmap_data(a, r["grouping"])[1]
         mask_cand = gaps.heatmap_data(b, r["grouping"])[1]
-        rows.append(run | {
-            "prompts": len(joined),
-            "r": float(np.corrcoef(joined["intensity_ref"], joined["intensity_cand"])[0, 1]),
-            "max_abs_diff": float((joined["intensity_ref"] - joined["intensity_cand"]).abs().max()),
-            "delta_ref": r["delta"], "delta_cand": c["delta"],
-            "shift_of_width": abs(c["delta"] - r["delta"]) / width,
-            "verdict_same": bool(r["significant"] == c["significant"]),
-            "mask_same": bool(np.array_equal(np.asarray(mask_ref), np.asarray(mask_cand))),
-            "mask_cells_changed": int((mask_ref.to_numpy() != mask_cand.loc[mask_ref.index, mask_ref.columns].to_numpy()).sum()),
-            "mask_cells": int(mask_ref.size),
-        })  # fmt: skip
+        rows.append(
+            run
+            | {
+                "prompts": len(joined),
+                "r": float(np.corrcoef(joined["intensity_ref"], joined["intensity_cand"])[0, 1]),
+                "max_abs_diff": float((joined["intensity_ref"] - joined["intensity_cand"]).abs().max()),
+                "delta_ref": r["delta"],
+                "delta_cand": c["delta"],
+                "shift_of_width": abs(c["delta"] - r["delta"]) / width,
+                "verdict_same": bool(r["significant"] == c["significant"]),
+                "mask_same": bool(np.array_equal(np.asarray(mask_ref), np.asarray(mask_cand))),
+                "mask_cells_changed": int(
+                    (mask_ref.to_numpy() != mask_cand.loc[mask_ref.index, mask_ref.columns].to_numpy()).sum()
+                ),
+                "mask_cells": int(mask_ref.size),
+            }
+        )
     table = pd.DataFrame(rows)
     with pd.option_context("display.width", 220, "display.max_columns", None):
         print(table.drop(columns=["model"]).round(4).to_string(index=False))
     print(f"\nruns compared: {len(table)}")
-    print(f"δ moves < 0.1 of its bootstrap width in every run: {bool((table['shift_of_width'] < 0.1).all())} "
-          f"(largest {table['shift_of_width'].max():.3f})")  # fmt: skip
+    print(
+        f"δ moves < 0.1 of its bootstrap width in every run: {bool((table['shift_of_width'] < 0.1).all())} "
+        f"(largest {table['shift_of_width'].max():.3f})"
+    )
     print(f"permutation verdicts the same: {int(table['verdict_same'].sum())} of {len(table)}")
     print(f"heatmap masks the same: {int(table['mask_same'].sum())} of {len(table)}")
     finetuned(Path(args.reference), Path(args.candidate))
@@ -81,8 +98,15 @@ def main() -> None:
 
 def _pccs(folder: Path) -> pd.DataFrame:
     runs = [pd.read_parquet(f) for f in sorted(folder.rglob("finetune/*.parquet"))]
-    rows = [{"strategy": r["strategy"].iat[0], "alpha": r["alpha"].iat[0], "seed": r["seed"].iat[0],
-             "pcc": float(np.corrcoef(r["crowd"], r["prediction"])[0, 1])} for r in runs]  # fmt: skip
+    rows = [
+        {
+            "strategy": r["strategy"].iat[0],
+            "alpha": r["alpha"].iat[0],
+            "seed": r["seed"].iat[0],
+            "pcc": float(np.corrcoef(r["crowd"], r["prediction"])[0, 1]),
+        }
+        for r in runs
+    ]
     return pd.DataFrame(rows, columns=["strategy", "alpha", "seed", "pcc"])
 
 
@@ -99,7 +123,9 @@ def finetuned(reference: Path, candidate: Path) -> None:
     both["moved"] = (both["pcc_cand"] - both["pcc_ref"]).abs()
     print("\n" + both.round(5).to_string(index=False))
     if both["seed_sd"].notna().all():
-        print(f"fine-tuned PCCs move by less than their seed spread: {bool((both['moved'] < both['seed_sd']).all())}")
+        print(
+            f"fine-tuned PCCs move by less than their seed spread: {bool((both['moved'] < both['seed_sd']).all())}"
+        )
     else:
         print(f"fine-tuned PCCs: largest move {both['moved'].max():.5f}; one seed per run, so no seed spread")
 

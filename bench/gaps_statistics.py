@@ -3,7 +3,7 @@
 Run by hand:  .venv/bin/python bench/gaps_statistics.py
 
 Measures 10,000 permutations of a 22 x 22 matrix (target: well under a second) and
-each step of ``empathylab.gaps.analyze`` on a synthetic nationality run of the
+each step of ``empathylab.gaps.analysis.analyze`` on a synthetic nationality run of the
 published size (22 x 22 identities x 6,050 narratives = 2.9 million rows).
 """
 
@@ -29,7 +29,8 @@ def timed(label: str, fn, repeat: int = 1):
 def main() -> None:
     import pandas as pd
 
-    from empathylab import design, gaps
+    from empathylab import gaps
+    from empathylab.gaps import design
 
     ids = design.identities("nationality")
     matrix = pd.DataFrame(np.random.default_rng(0).normal(size=(22, 22)), index=ids, columns=ids)
@@ -38,7 +39,9 @@ def main() -> None:
     timed("10,000 permutations", lambda: gaps.permutation_test(matrix, "nationality", 10_000), repeat=5)
 
     print("synthetic nationality run, 6,050 narratives:")
-    rows = timed("simulate 2.9 M rows", lambda: gaps.simulate_results("nationality", n_items=6050, effect=1.0, seed=0))
+    rows = timed(
+        "simulate 2.9 M rows", lambda: gaps.simulate_results("nationality", n_items=6050, effect=1.0, seed=0)
+    )
     timed("emotion_matrix", lambda: gaps.emotion_matrix(rows))
     timed("bootstrap_delta (1,000)", lambda: gaps.bootstrap_delta(rows, n_boot=1000))
     timed("cell_tests", lambda: gaps.cell_tests(rows))

@@ -35,7 +35,7 @@ import numpy as np
 GRID_CHILD = r"""
 import json, sys, time
 import pandas as pd
-from empathylab import design
+from empathylab.gaps import design
 n = int(sys.argv[1]); variations = sys.argv[2].split(",")
 frame = pd.DataFrame({"emotion": ["joy"] * n, "item_id": range(n), "generated_text": ["t"] * n,
                       "first_person_text": ["t"] * n, "third_person_text": ["t"] * n})
@@ -71,12 +71,16 @@ def main() -> None:
     parser.add_argument("--skip-grid", action="store_true")
     args = parser.parse_args()
 
+    from functools import partial
+
     import torch
 
-    from empathylab import data, design, stimuli
-    from empathylab.backends import Request, format_prompt
-    from empathylab.backends.hf_backend import TransformersBackend
-    from empathylab.readouts import parse_many, summarize_distribution
+    from empathylab import data
+    from empathylab.gaps import design, stimuli
+    from empathylab.gaps.reading import parse_many, reading_is_final
+    from empathylab.llm import Request, format_prompt
+    from empathylab.llm.transformers_backend import TransformersBackend
+    from empathylab.llm.trie import summarize_distribution
 
     narratives = stimuli.sample_narratives(data.load_narratives(), 1, seed=0)
     prompts = list(design.grid(narratives, "religion", "origin"))
@@ -86,8 +90,10 @@ def main() -> None:
     texts = [format_prompt(tokenizer, r)[0] for r in requests]
     lengths = [len(tokenizer(t)["input_ids"]) for t in texts]
     tokens = sum(lengths)
-    print(f"{len(prompts)} prompts, {np.mean(lengths):.1f} tokens on average "
-          f"(min {min(lengths)}, max {max(lengths)}); torch threads {torch.get_num_threads()}")
+    print(
+        f"{len(prompts)} prompts, {np.mean(lengths):.1f} tokens on average "
+        f"(min {min(lengths)}, max {max(lengths)}); torch threads {torch.get_num_threads()}"
+    )
     backend.score(requests[:2], 100)  # warm-up: builds the answer trie
 
     def paper() -> list[str]:
@@ -95,9 +101,10 @@ def main() -> None:
         for text in texts[: args.paper_prompts]:
             ids = tokenizer(text, return_tensors="pt")
             with torch.inference_mode():
-                gen = model.generate(**ids, max_new_tokens=128, do_sample=False,
-                                     top_p=None, top_k=None, temperature=None)
-            out.append(tokenizer.decode(gen[0, ids["input_ids"].shape[1]:], skip_special_tokens=True))
+                gen = model.generate(
+                    **ids, max_new_tokens=128, do_sample=False, top_p=None, top_k=None, temperature=None
+                )
+            out.append(tokenizer.decode(gen[0, ids["input_ids"].shape[1] :], skip_special_tokens=True))
         return out
 
     def plain() -> None:
@@ -109,47 +116,72 @@ def main() -> None:
 
     print("measuring (one run, same prompts):")
     a, paper_out = _timed("(a) paper: batch 1, 128 new tokens", args.paper_prompts, paper)
-    b, gen_out = _timed("(b) our generate", args.generate_prompts,
-                        lambda: backend.generate(requests[: args.generate_prompts], 128, stop_early=100))
+    b, gen_out = _timed(
+        "(b) our generate",
+        args.generate_prompts,
+        lambda: backend.generate(
+            requests[: args.generate_prompts], 128, stop=partial(reading_is_final, scale=100)
+        ),
+    )
     p, _ = _timed("(p) plain batched forward", len(prompts), plain)
     c, probs = _timed("(c) our distribution", len(prompts), lambda: backend.score(requests, 100))
     backend.share_prefix = False
-    c0, _ = _timed("(c') distribution without the shared prefix", len(prompts),
-                   lambda: backend.score(requests, 100))
+    c0, _ = _timed(
+        "(c') distribution without the shared prefix", len(prompts), lambda: backend.score(requests, 100)
+    )
     backend.share_prefix = True
     model.to(torch.bfloat16)
     a16, _ = _timed("(a, bfloat16) paper method", args.paper_prompts, paper)
     p16, _ = _timed("(p, bfloat16) plain batched forward", len(prompts), plain)
-    c16, probs16 = _timed("(c, bfloat16) our distribution", len(prompts), lambda: backend.score(requests, 100))
+    c16, probs16 = _timed(
+        "(c, bfloat16) our distribution", len(prompts), lambda: backend.score(requests, 100)
+    )
     summary = summarize_distribution(probs)
     summary16 = summarize_distribution(probs16)
     parsed_a = parse_many(paper_out, 100)
     parsed_b = parse_many(gen_out, 100)
+    print(f"  (b) readings: {parsed_b.status.value_counts().to_dict()}")
     print("\nresults")
     print(f"  (a) paper method       {a:8.3f} s/prompt; readings: {parsed_a.status.value_counts().to_dict()}")
-    print(f"  (b) our generate       {b:8.3f} s/prompt = {a / b:6.1f} x (a); "
-          f"mean response {np.mean([len(tokenizer(t)['input_ids']) for t in gen_out]):.1f} tokens")
-    print(f"  (c) our distribution   {c:8.3f} s/prompt = {a / c:6.1f} x (a); "
-          f"mean p_valid {summary.p_valid.mean():.3f}")
-    print(f"  effective rate: (c) {tokens / (c * len(prompts)):.0f} prompt tokens/s, "
-          f"(p) {tokens / (p * len(prompts)):.0f} tokens/s: ratio {p / c:.2f}")
+    print(
+        f"  (b) our generate       {b:8.3f} s/prompt = {a / b:6.1f} x (a); "
+        f"mean response {np.mean([len(tokenizer(t)['input_ids']) for t in gen_out]):.1f} tokens"
+    )
+    print(
+        f"  (c) our distribution   {c:8.3f} s/prompt = {a / c:6.1f} x (a); "
+        f"mean p_valid {summary.p_valid.mean():.3f}"
+    )
+    print(
+        f"  effective rate: (c) {tokens / (c * len(prompts)):.0f} prompt tokens/s, "
+        f"(p) {tokens / (p * len(prompts)):.0f} tokens/s: ratio {p / c:.2f}"
+    )
     print(f"  (c') without shared prefix: {c0:.3f} s/prompt ({c0 / c:.2f} x slower than (c))")
     agreement = np.corrcoef(summary.intensity, summary16.intensity)[0, 1]
-    print(f"  bfloat16 (AMX where the CPU has it): (a) {a16:.3f}, (p) {p16:.3f}, (c) {c16:.3f} "
-          f"s/prompt: (c) = {a16 / c16:.1f} x (a), {p16 / c16:.2f} x (p); intensities vs "
-          f"float32: r = {agreement:.3f}, max |diff| {np.abs(summary.intensity - summary16.intensity).max():.2f}")
+    print(
+        f"  bfloat16 (AMX where the CPU has it): (a) {a16:.3f}, (p) {p16:.3f}, (c) {c16:.3f} "
+        f"s/prompt: (c) = {a16 / c16:.1f} x (a), {p16 / c16:.2f} x (p); intensities vs "
+        f"float32: r = {agreement:.3f}, max |diff| {np.abs(summary.intensity - summary16.intensity).max():.2f}"
+    )
     print(f"  peak RSS {_rss_mb():.0f} MB")
 
     if not args.skip_grid:
         published = ",".join(design.VARIATIONS)
         for label, variations in [("one variation", "origin"), ("seven variations", published)]:
-            done = subprocess.run([sys.executable, "-c", GRID_CHILD, "6050", variations],
-                                  capture_output=True, text=True, check=True)
+            done = subprocess.run(
+                [sys.executable, "-c", GRID_CHILD, "6050", variations],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             grid = json.loads(done.stdout)
-            print(f"  grid, {label}: {grid['prompts']:,} prompts in {grid['seconds']:.1f} s, "
-                  f"peak RSS {grid['peak_rss_mb']:.0f} MB")
-    print(f"\nmachine: {platform.machine()}, {torch.get_num_threads()} threads, "
-          f"Python {platform.python_version()}, torch {torch.__version__}")
+            print(
+                f"  grid, {label}: {grid['prompts']:,} prompts in {grid['seconds']:.1f} s, "
+                f"peak RSS {grid['peak_rss_mb']:.0f} MB"
+            )
+    print(
+        f"\nmachine: {platform.machine()}, {torch.get_num_threads()} threads, "
+        f"Python {platform.python_version()}, torch {torch.__version__}"
+    )
 
 
 if __name__ == "__main__":

@@ -55,8 +55,12 @@ def cpu_units() -> str:
         info = open("/proc/cpuinfo").read()
     except OSError:
         return platform.processor() or "unknown"
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
+    name = next(
+        (line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?"
+    )
+    flags = set(
+        next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    )
     units = [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
     return f"{name}; {', '.join(units) or 'no AVX2'}"
 
@@ -69,7 +73,9 @@ def main() -> None:
     for label, shape in SHAPES.items():
         rates[label] = gflops(*shape, torch.float32)
         bf16 = gflops(*shape, torch.bfloat16)
-        print(f"  {label}: float32 {rates[label]:7.1f} GFLOP/s, bfloat16 {bf16:7.1f} ({bf16 / rates[label]:.1f} x)")
+        print(
+            f"  {label}: float32 {rates[label]:7.1f} GFLOP/s, bfloat16 {bf16:7.1f} ({bf16 / rates[label]:.1f} x)"
+        )
     mean = math.exp(sum(math.log(r) for r in rates.values()) / len(rates))
     print(f"float32 speed index (geometric mean): {mean:.1f} GFLOP/s")
 

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 
 CHILD = r"""
 import json, resource, time
 start = time.perf_counter()
-from empathylab.models import load_causal_lm
+from empathylab.llm.weights import load_causal_lm
 model, tokenizer = load_causal_lm("embedded:gemma-3-270m", device="cpu")
 seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds,
@@ -28,8 +26,7 @@ print(json.dumps({"seconds": seconds,
 
 def load_once(cache: str) -> dict[str, float]:
     env = {"EMPATHYLAB_CACHE_DIR": cache, "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -38,12 +35,18 @@ def main() -> None:
         first = load_once(cache)
         cached = [load_once(cache) for _ in range(3)]
     best = min(cached, key=lambda r: r["seconds"])
-    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
-          f"{__import__('os').cpu_count()} cores, Python {platform.python_version()}")
-    print(f"first load (de-quantize + write cache): {first['seconds']:.1f} s, "
-          f"peak RSS {first['peak_rss_mb']:.0f} MB")
-    print(f"cached load (best of 3):              {best['seconds']:.1f} s, "
-          f"peak RSS {best['peak_rss_mb']:.0f} MB")
+    print(
+        f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
+        f"{__import__('os').cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(
+        f"first load (de-quantize + write cache): {first['seconds']:.1f} s, "
+        f"peak RSS {first['peak_rss_mb']:.0f} MB"
+    )
+    print(
+        f"cached load (best of 3):              {best['seconds']:.1f} s, "
+        f"peak RSS {best['peak_rss_mb']:.0f} MB"
+    )
     print(f"speed-up: {first['seconds'] / best['seconds']:.1f}x")
 
 

@@ -38,16 +38,20 @@ def main() -> None:
     parser.add_argument("--warmup-batches", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--encoder", default="embedded:all-MiniLM-L6-v2")
-    parser.add_argument("--epoch", action=argparse.BooleanOptionalAction, default=True,
-                        help="also time one real fine_tune epoch on 1,500 essays")
+    parser.add_argument(
+        "--epoch",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time one real fine_tune epoch on 1,500 essays",
+    )
     args = parser.parse_args()
 
     import torch
     from transformers import get_linear_schedule_with_warmup
 
-    from empathylab import train
     from empathylab.data import load_essays
-    from empathylab.models import load_encoder
+    from empathylab.llm.weights import load_encoder
+    from empathylab.llmpathy import train
 
     load_start = os.getloadavg()[0]
     essays = load_essays().sample(frac=1.0, random_state=0).reset_index(drop=True)
@@ -59,12 +63,15 @@ def main() -> None:
     lengths = np.array([len(x) for x in ids])
     y = torch.tensor(essays.empathy.to_numpy(), dtype=torch.float32)
     pad_id = train._pad_id(tokenizer)
-    print(f"{len(ids)} essays, {lengths.mean():.1f} tokens on average (median {np.median(lengths):.0f}, "
-          f"min {lengths.min()}, max {lengths.max()}, truncated at {recipe.max_length}: "
-          f"{int((lengths >= recipe.max_length).sum())}); torch threads {torch.get_num_threads()}")
+    print(
+        f"{len(ids)} essays, {lengths.mean():.1f} tokens on average (median {np.median(lengths):.0f}, "
+        f"min {lengths.min()}, max {lengths.max()}, truncated at {recipe.max_length}: "
+        f"{int((lengths >= recipe.max_length).sum())}); torch threads {torch.get_num_threads()}"
+    )
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, betas=recipe.betas, eps=recipe.eps,
-                                  weight_decay=recipe.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=recipe.lr, betas=recipe.betas, eps=recipe.eps, weight_decay=recipe.weight_decay
+    )
     steps = 3 * (args.warmup_batches + args.batches)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(recipe.warmup * steps), steps)
 
@@ -82,13 +89,19 @@ def main() -> None:
     n = args.warmup_batches + args.batches
     random_batches = train.length_batches(lengths, args.batch_size, seed=0, bucket=False)
     methods = [
-        ("(a) dynamic padding + length buckets", train.length_batches(lengths, args.batch_size, seed=0), None),
+        (
+            "(a) dynamic padding + length buckets",
+            train.length_batches(lengths, args.batch_size, seed=0),
+            None,
+        ),
         ("(r) dynamic padding, random batches", random_batches, None),
         (f"(b) naive: random batches padded to {recipe.max_length}", random_batches, recipe.max_length),
     ]
-    print(f"\ntraining steps: {args.warmup_batches} warm-up + {args.batches} timed batches of "
-          f"{args.batch_size} per method (forward + backward + AdamW + schedule), the methods taking "
-          "turns batch by batch so that a change in machine load hits all three alike")
+    print(
+        f"\ntraining steps: {args.warmup_batches} warm-up + {args.batches} timed batches of "
+        f"{args.batch_size} per method (forward + backward + AdamW + schedule), the methods taking "
+        "turns batch by batch so that a change in machine load hits all three alike"
+    )
     seconds = {label: 0.0 for label, _, _ in methods}
     essays_done = dict.fromkeys(seconds, 0)
     slots = dict.fromkeys(seconds, 0)
@@ -104,9 +117,11 @@ def main() -> None:
     results = {}
     for label, _, _ in methods:
         results[label[:3]] = essays_done[label] / seconds[label]
-        print(f"  {label}: {essays_done[label]} essays in {seconds[label]:.1f} s = "
-              f"{results[label[:3]]:.1f} essays/s ({slots[label] / args.batches:.0f} token slots per batch)",
-              flush=True)
+        print(
+            f"  {label}: {essays_done[label]} essays in {seconds[label]:.1f} s = "
+            f"{results[label[:3]]:.1f} essays/s ({slots[label] / args.batches:.0f} token slots per batch)",
+            flush=True,
+        )
 
     fitted = train.FineTuned(model.eval(), tokenizer, None, 0, 0, args.encoder, recipe, 0)
     train.predict(fitted, essays.essay[:64])  # warm-up
@@ -122,25 +137,38 @@ def main() -> None:
         rate = results[label[:3]]
         print(f"| {label} | {rate:.1f} | {1500 / rate / 60:.1f} min |")
     print(f"| predict() (no gradients, batch 64) | {predict_rate:.1f} | |")
-    print(f"\n(a) vs (b): {a / b:.1f} x; (r) vs (b): {r / b:.1f} x; buckets on top of dynamic padding: "
-          f"{a / r:.2f} x")
+    print(
+        f"\n(a) vs (b): {a / b:.1f} x; (r) vs (b): {r / b:.1f} x; buckets on top of dynamic padding: "
+        f"{a / r:.2f} x"
+    )
 
     if args.epoch:
-        from empathylab.train import fine_tune
+        from empathylab.llmpathy.train import fine_tune
 
         one = train.Recipe(max_epochs=1, batch_size=args.batch_size)
         started = time.perf_counter()
-        real = fine_tune(essays.iloc[:1500], essays.iloc[1500:], encoder=args.encoder, target="empathy",
-                         recipe=one, device="cpu", progress=False)
+        real = fine_tune(
+            essays.iloc[:1500],
+            essays.iloc[1500:],
+            encoder=args.encoder,
+            target="empathy",
+            recipe=one,
+            device="cpu",
+            progress=False,
+        )
         total = time.perf_counter() - started
         row = real.history.iloc[0]
-        print(f"\nfine_tune, one epoch on 1,500 essays + validation on {len(essays) - 1500}: "
-              f"{row.seconds:.1f} s ({total:.1f} s with loading and tokenizing); "
-              f"train loss {row.train_loss:.3f}, valid PCC {row.valid_pcc:.3f}, CCC {row.valid_ccc:.3f}, "
-              f"RMSE {row.valid_rmse:.3f}")
-    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, "
-          f"load average {load_start:.2f} at start, {os.getloadavg()[0]:.2f} at end; "
-          f"Python {platform.python_version()}, torch {torch.__version__}; peak RSS {_rss_mb():.0f} MB")
+        print(
+            f"\nfine_tune, one epoch on 1,500 essays + validation on {len(essays) - 1500}: "
+            f"{row.seconds:.1f} s ({total:.1f} s with loading and tokenizing); "
+            f"train loss {row.train_loss:.3f}, valid PCC {row.valid_pcc:.3f}, CCC {row.valid_ccc:.3f}, "
+            f"RMSE {row.valid_rmse:.3f}"
+        )
+    print(
+        f"\nmachine: {platform.machine()}, {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, "
+        f"load average {load_start:.2f} at start, {os.getloadavg()[0]:.2f} at end; "
+        f"Python {platform.python_version()}, torch {torch.__version__}; peak RSS {_rss_mb():.0f} MB"
+    )
 
 
 if __name__ == "__main__":

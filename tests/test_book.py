@@ -5,11 +5,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from empathylab import book
 from empathylab.errors import EmpathylabError
-
-from conftest import ROOT
 
 NOTEBOOK = """---
 kernelspec:
@@ -50,7 +49,9 @@ def test_chapters_come_from_the_table_of_contents():
 
 
 def test_a_toc_entry_without_source_is_an_error(tmp_path):
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: build/executed/nope\n")
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: intro\nchapters:\n  - file: build/executed/nope\n"
+    )
     with pytest.raises(EmpathylabError, match="notebooks/nope.md is missing"):
         book.chapters(tmp_path)
 
@@ -60,6 +61,20 @@ def test_papermill_injects_the_profile(tmp_path):
     root = _book(tmp_path)
     [out] = book.execute_book("paper", root=root)
     assert book.glued(out) == {"profile_seen": "'paper'"}
+
+
+@pytest.mark.slow
+def test_the_kernel_shows_no_tqdm_warning_but_other_warnings(tmp_path):
+    import nbformat
+
+    # huggingface_hub imports tqdm.auto, which warns in a kernel without ipywidgets
+    body = "import warnings\nimport tqdm.auto\nwarnings.warn('still shown', UserWarning)"
+    [out] = book.execute_book("demo", root=_book(tmp_path, body=body))
+    streams = [
+        o.get("text", "") for c in nbformat.read(out, as_version=4).cells for o in c.get("outputs", [])
+    ]
+    assert "still shown" in "".join(streams)
+    assert "TqdmWarning" not in "".join(streams)
 
 
 @pytest.mark.slow
@@ -85,7 +100,7 @@ def test_a_bad_profile_stops_before_any_chapter(tmp_path):
 @pytest.mark.slow
 def test_the_stimuli_chapter_executes_and_glues_computed_numbers(mirror, tmp_path, monkeypatch):
     from empathylab.data import load_narratives
-    from empathylab.design import design_sizes
+    from empathylab.gaps.design import design_sizes
 
     monkeypatch.chdir(ROOT)
     chapter = next(c for c in book.chapters(ROOT) if c.source.name == "stimuli.md")
@@ -105,12 +120,19 @@ def _jb_build(root: Path, page: str) -> tuple[int, str]:
     shutil.copy(ROOT / "_config.yml", root / "_config.yml")
     (root / "book").mkdir(exist_ok=True)
     shutil.copy(ROOT / "book" / "references.bib", root / "book" / "references.bib")
+    for folder in ("_ext", "_templates"):  # the local Sphinx extension and templates _config.yml names
+        if (ROOT / "book" / folder).is_dir():
+            shutil.copytree(
+                ROOT / "book" / folder, root / "book" / folder, ignore=shutil.ignore_patterns("__pycache__")
+            )
     (root / "_toc.yml").write_text("format: jb-book\nroot: index\n")
     (root / "index.md").write_text(page)
     jb = Path(sys.executable).with_name("jupyter-book")
     done = subprocess.run(
         [str(jb), "build", str(root), "--all", "-W", "-n", "--keep-going"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     return done.returncode, done.stdout + done.stderr
 
@@ -128,3 +150,74 @@ def _jb_build(root: Path, page: str) -> tuple[int, str]:
 def test_the_book_build_fails_on_missing_glue_and_broken_references(tmp_path, line, ok):
     code, log = _jb_build(tmp_path, f"# Title\n\n{line}\n")
     assert (code == 0) == ok, log[-2000:]
+
+
+PAGE = """<html><head><script>var x = "FutureWarning: in a script is not shown";</script></head><body>
+<p>The prose may say FutureWarning: or /tmp/ and site-packages: it is written, not computed.</p>
+<div class="cell docutils container"><div class="cell_input docutils container"><pre>import warnings</pre></div>
+<div class="cell_output docutils container">{output}</div></div>
+<p>A glued value: <span class="pasted-text">{glued}</span>.</p>
+</body></html>
+"""
+
+
+def _page(
+    tmp_path: Path,
+    output: str = "<div class='output text_html'><table><tr><td>1</td></tr></table></div>",
+    glued: str = "results/demo",
+) -> Path:
+    folder = tmp_path / "html"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "page.html").write_text(PAGE.format(output=output, glued=glued))
+    return folder
+
+
+def test_check_html_passes_a_clean_page_whatever_its_prose_says(tmp_path):
+    assert book.check_html(_page(tmp_path), root=tmp_path) == []
+
+
+def test_check_html_reports_a_warning_in_an_output(tmp_path):
+    stderr = (
+        '<div class="output stderr highlight-myst-ansi notranslate"><div class="highlight"><pre><span></span>'
+        "/opt/venv/lib/python3.11/site-packages/transformers/utils/generic.py:1036: FutureWarning: "
+        "`past_key_values` is deprecated\n  return func(*args, **kwargs)\n</pre></div></div>"
+    )
+    problems = book.check_html(_page(tmp_path, output=stderr * 3), root=tmp_path)
+    assert len(problems) == 1
+    assert problems[0].startswith("sub/page.html: FutureWarning, path site-packages in an output (3 times): ")
+    assert "`past_key_values` is deprecated" in problems[0]
+
+
+@pytest.mark.parametrize(
+    "output, what",
+    [
+        (
+            '<div class="output traceback"><pre>Traceback (most recent call last):\n  ValueError</pre></div>',
+            "error output",
+        ),
+        ("<pre>DeprecationWarning: old</pre>", "DeprecationWarning in an output"),
+        ("<pre>x/tqdm/auto.py:21: TqdmWarning: IProgress not found</pre>", "TqdmWarning in an output"),
+        ("<pre>loaded /home/someone/model.gguf</pre>", "path /home/ in an output"),
+        ("<pre>saved to /root/.cache/x</pre>", "path /root/ in an output"),
+    ],
+)
+def test_check_html_reports_tracebacks_warnings_and_machine_paths(tmp_path, output, what):
+    problems = book.check_html(_page(tmp_path, output=output), root=tmp_path)
+    assert problems and any(what in p for p in problems), problems
+
+
+def test_check_html_reports_the_repository_path_in_a_glued_value(tmp_path):
+    root = tmp_path / "checkout"
+    root.mkdir()
+    problems = book.check_html(_page(tmp_path, glued=f"{root}/results/demo"), root=root)
+    assert len(problems) == 1 and f"path {root} in an output: {root}/results/demo" in problems[0]
+
+
+def test_book_check_command_exits_non_zero_on_a_problem(tmp_path, capsys):
+    from empathylab.cli import main
+
+    clean = _page(tmp_path)
+    assert main(["book", "check", "--html", str(clean)]) == 0
+    (clean / "bad.html").write_text(PAGE.format(output="<pre>UserWarning: odd</pre>", glued=""))
+    assert main(["book", "check", "--html", str(clean)]) == 2
+    assert "bad.html: UserWarning in an output: UserWarning: odd" in capsys.readouterr().out

@@ -23,7 +23,10 @@ def test_registry_pins_every_file_by_commit_and_hash():
     # every URL names a 40-hex commit, never a branch
     assert reg["url"].map(lambda u: bool(re.search(r"/[0-9a-f]{40}/", u))).all()
     assert {k.split("/")[0] for k in reg.index} == {
-        "crowd-enVent", "crowd-enVent-corpus", "empathic_reactions", "llmpathy-labels"
+        "crowd-enVent",
+        "crowd-enVent-corpus",
+        "empathic_reactions",
+        "llmpathy-labels",
     }
 
 

@@ -1,10 +1,9 @@
 import numpy as np
-import pandas as pd
 import pytest
 
 from empathylab import departures, gaps
 from empathylab.errors import EmpathylabError
-from empathylab.runner import plan_run
+from empathylab.gaps.runner import plan_run
 
 
 @pytest.fixture

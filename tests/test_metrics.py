@@ -44,7 +44,11 @@ def test_metrics_are_float64_even_for_float32_input() -> None:
 
 @pytest.mark.parametrize(
     "y, yhat, message",
-    [([1.0], [1.0], "at least two"), ([1.0, 2.0], [1.0], "differ in length"), ([1.0, np.nan], [1.0, 2.0], "finite")],
+    [
+        ([1.0], [1.0], "at least two"),
+        ([1.0, 2.0], [1.0], "differ in length"),
+        ([1.0, np.nan], [1.0, 2.0], "finite"),
+    ],
 )
 def test_bad_input_is_named(y, yhat, message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -88,14 +92,20 @@ def test_krippendorff_alpha_extremes() -> None:
 
 
 def test_agreement_table_uses_each_pairs_common_essays() -> None:
-    table = pd.DataFrame({
-        "crowd": [1.0, 2.0, 3.0, 4.0, 5.0],
-        "gpt4o": [1.0, 2.0, np.nan, 4.0, 5.0],
-        "llama3_70b": [2.0, 2.0, 3.0, 5.0, 5.0],
-        "essay_id": list("abcde"),
-    })
-    out = metrics.agreement(table)
-    assert out[["a", "b"]].values.tolist() == [["crowd", "gpt4o"], ["crowd", "llama3_70b"], ["gpt4o", "llama3_70b"]]
+    table = pd.DataFrame(
+        {
+            "crowd": [1.0, 2.0, 3.0, 4.0, 5.0],
+            "gpt4o": [1.0, 2.0, np.nan, 4.0, 5.0],
+            "llama3_70b": [2.0, 2.0, 3.0, 5.0, 5.0],
+            "essay_id": list("abcde"),
+        }
+    )
+    out = metrics.pairwise_agreement(table)
+    assert out[["a", "b"]].values.tolist() == [
+        ["crowd", "gpt4o"],
+        ["crowd", "llama3_70b"],
+        ["gpt4o", "llama3_70b"],
+    ]
     assert out["n"].tolist() == [4, 5, 4]
     assert out.loc[0, "alpha"] == 1.0
     both = table[["gpt4o", "llama3_70b"]].dropna()
@@ -104,13 +114,14 @@ def test_agreement_table_uses_each_pairs_common_essays() -> None:
 
 def test_agreement_names_missing_columns() -> None:
     with pytest.raises(ValueError, match="missing \\['nope'\\]"):
-        metrics.agreement(pd.DataFrame({"crowd": [1.0, 2.0]}), ["crowd", "nope"])
+        metrics.pairwise_agreement(pd.DataFrame({"crowd": [1.0, 2.0]}), ["crowd", "nope"])
 
 
 def test_group_scores_per_group_and_min_size() -> None:
-    frame = pd.DataFrame({"race": ["a"] * 3 + ["b"] * 3 + ["c"], "y": [1, 2, 3, 1, 2, 3, 4],
-                          "yhat": [1, 2, 3, 3, 2, 1, 4.0]})
-    out = metrics.group_scores(frame, "race", min_size=2)
+    frame = pd.DataFrame(
+        {"race": ["a"] * 3 + ["b"] * 3 + ["c"], "y": [1, 2, 3, 1, 2, 3, 4], "yhat": [1, 2, 3, 3, 2, 1, 4.0]}
+    )
+    out = metrics.scores_by_group(frame, "race", min_size=2)
     assert out["race"].tolist() == ["a", "b"]
     assert out["ccc"].tolist() == pytest.approx([1.0, -1.0])
 

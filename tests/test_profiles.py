@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from empathylab.cli import main
-from empathylab.profiles import Profile, available_profiles, load_profile
 from empathylab.errors import ProfileError
+from empathylab.profiles import Profile, available_profiles, load_profile
 
 
 @pytest.mark.parametrize("name", ["demo", "paper"])
@@ -35,28 +36,55 @@ def _write(tmp_path: Path, content: dict) -> Path:
 @pytest.mark.parametrize(
     "content, expected",
     [
-        ({"name": "x", "modles": {}}, r"unknown key 'modles' \(did you mean 'models'\?\); valid keys here: name, description"),
-        ({"name": "x", "models": {"causal": "m"}}, r"unknown key 'models.causal'.*valid keys here: causal_lm, encoder"),
+        (
+            {"name": "x", "modles": {}},
+            r"unknown key 'modles' \(did you mean 'models'\?\); valid keys here: name, description",
+        ),
+        (
+            {"name": "x", "models": {"causal": "m"}},
+            r"unknown key 'models.causal'.*valid keys here: causal_lm, encoder",
+        ),
         ({"name": "x", "seed": "zero"}, r"seed: Input should be a valid integer \(got 'zero'\)"),
         ({"name": "x", "seed": 1.5}, r"seed: Input should be a valid integer"),
         ({"name": "x", "device": "gpu"}, r"device: Input should be 'auto', 'cpu', 'cuda' or 'mps'"),
-        ({"name": "x", "gaps": {"groupings": ["religon"]}}, r"unknown grouping\(s\) religon; valid: religion, ethnicity, nationality"),
+        (
+            {"name": "x", "gaps": {"groupings": ["religon"]}},
+            r"unknown grouping\(s\) religon; valid: religion, ethnicity, nationality",
+        ),
         ({"name": "x", "gaps": {"variations": []}}, r"at least one variation"),
-        ({"name": "x", "stimuli": {"items_per_emotion": 0}}, r"stimuli.items_per_emotion: Input should be greater than or equal to 1"),
+        (
+            {"name": "x", "stimuli": {"items_per_emotion": 0}},
+            r"stimuli.items_per_emotion: Input should be greater than or equal to 1",
+        ),
         ({"name": "x", "models": {"causal_lm": []}}, r"models.causal_lm"),
-        ({"name": "x", "gaps": {"second_readout": "distribution"}},
-         r"gaps.second_readout: must differ from readout \(distribution\); valid: generate or null \(got 'distribution'\)"),
-        ({"name": "x", "gaps": {"readout": "generate", "second_readout": "generate"}},
-         r"gaps.second_readout: must differ from readout \(generate\); valid: distribution or null"),
-        ({"name": "x", "gaps": {"second_readout": "logits"}},
-         r"gaps.second_readout: unknown readout; valid: distribution, generate or null \(got 'logits'\)"),
-        ({"name": "x", "gaps": {"second_readout_groupings": ["religon"]}},
-         r"gaps.second_readout_groupings: unknown grouping\(s\) religon; valid: religion, ethnicity, nationality"),
-        ({"name": "x", "gaps": {"second_readout_groupings": []}}, r"gaps.second_readout_groupings: at least one grouping"),
-        ({"name": "x", "gaps": {"reading": {"range": "paper"}}},
-         r"gaps.reading.range: Input should be 'scale' or 'authors' \(got 'paper'\)"),
-        ({"name": "x", "gaps": {"reading": {"rang": "scale"}}},
-         r"unknown key 'gaps.reading.rang' \(did you mean 'range'\?\); valid keys here: range"),
+        (
+            {"name": "x", "gaps": {"second_readout": "distribution"}},
+            r"gaps.second_readout: must differ from readout \(distribution\); valid: generate or null \(got 'distribution'\)",
+        ),
+        (
+            {"name": "x", "gaps": {"readout": "generate", "second_readout": "generate"}},
+            r"gaps.second_readout: must differ from readout \(generate\); valid: distribution or null",
+        ),
+        (
+            {"name": "x", "gaps": {"second_readout": "logits"}},
+            r"gaps.second_readout: unknown readout; valid: distribution, generate or null \(got 'logits'\)",
+        ),
+        (
+            {"name": "x", "gaps": {"second_readout_groupings": ["religon"]}},
+            r"gaps.second_readout_groupings: unknown grouping\(s\) religon; valid: religion, ethnicity, nationality",
+        ),
+        (
+            {"name": "x", "gaps": {"second_readout_groupings": []}},
+            r"gaps.second_readout_groupings: at least one grouping",
+        ),
+        (
+            {"name": "x", "gaps": {"reading": {"range": "paper"}}},
+            r"gaps.reading.range: Input should be 'scale' or 'authors' \(got 'paper'\)",
+        ),
+        (
+            {"name": "x", "gaps": {"reading": {"rang": "scale"}}},
+            r"unknown key 'gaps.reading.rang' \(did you mean 'range'\?\); valid keys here: range",
+        ),
     ],
 )
 def test_bad_profiles_are_rejected_with_one_message(tmp_path, content, expected):
@@ -95,7 +123,7 @@ def test_overrides_are_validated_and_merge_sections():
 
 
 def test_profiles_are_frozen():
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         load_profile("demo").seed = 3  # type: ignore[misc]
 
 
@@ -115,8 +143,10 @@ def test_the_paper_runs_its_own_readout_and_ours_as_the_second():
     assert paper.second_readout == "distribution"
     assert paper.second_readout_groupings == ["religion", "ethnicity", "nationality"]
     assert (demo.readout, demo.second_readout, demo.second_readout_groupings) == (
-        "distribution", "generate", ["religion"],
-    )  # fmt: skip
+        "distribution",
+        "generate",
+        ["religion"],
+    )
 
 
 def test_reading_and_second_readout_defaults():
@@ -132,3 +162,31 @@ def test_cli_profile_show_paper_shows_the_readouts(capsys):
     assert shown["readout"] == "generate" and shown["second_readout"] == "distribution"
     assert shown["reading"] == {"range": "scale"}
     assert shown["second_readout_groupings"] == ["religion", "ethnicity", "nationality"]
+
+
+@pytest.mark.parametrize(
+    "old, named",
+    [
+        ({"gaps": {"backend": "vllm"}}, "gaps.backend -> llm.backend"),
+        (
+            {"gaps": {"batch_size": 8, "api": {"concurrency": 2}}},
+            "gaps.batch_size -> llm.batch_size; gaps.api",
+        ),
+        ({"dtype": "bfloat16"}, "dtype -> llm.dtype"),
+    ],
+)
+def test_keys_that_moved_to_the_llm_section_get_one_message_naming_them(tmp_path, old, named):
+    path = tmp_path / "old.yaml"
+    path.write_text(yaml.safe_dump({"name": "old", **old}))
+    with pytest.raises(ProfileError, match="moved to the llm: section") as err:
+        load_profile(path)
+    assert named in str(err.value) and str(path) in str(err.value)
+
+
+def test_the_llm_section_is_read_by_both_parts():
+    from empathylab.llm import backend_options
+
+    profile = load_profile("demo", llm={"batch_size": 4, "dtype": "bfloat16"})
+    assert backend_options(profile) == {"device": "cpu", "batch_size": 4, "dtype": "bfloat16"}
+    assert profile.llmpathy.labelling.backend is None  # labelling follows llm.backend unless set
+    assert load_profile("paper").llmpathy.labelling.backend == "vllm"

@@ -10,8 +10,11 @@ executing anything itself.
 from __future__ import annotations
 
 import os
+import re
 import time
+from collections import Counter
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,9 +25,25 @@ if TYPE_CHECKING:
 
 from empathylab.errors import EmpathylabError
 
-__all__ = ["Chapter", "chapters", "execute_chapter", "execute_book", "execution_table", "environment", "glued"]
+__all__ = [
+    "Chapter",
+    "chapters",
+    "execute_chapter",
+    "execute_book",
+    "execution_table",
+    "environment",
+    "glued",
+    "check_html",
+]
 
 EXECUTED = "build/executed"
+
+#: Warning filters (``PYTHONWARNINGS`` syntax) of the kernel that executes a chapter.
+#: ``huggingface_hub`` imports ``tqdm.auto`` when transformers loads, and in a Jupyter
+#: kernel without ipywidgets ``tqdm.auto`` warns once, at import, with the path of the
+#: machine's site-packages ("TqdmWarning: IProgress not found"); it then uses the plain
+#: bars, which ``TQDM_DISABLE=1`` turns off anyway. Every other warning still shows.
+KERNEL_WARNINGS = ("ignore:IProgress not found:Warning",)
 
 
 @dataclass(frozen=True)
@@ -77,7 +96,8 @@ def execute_chapter(
     """Execute one chapter with papermill and return the path of the executed notebook.
 
     The notebook runs with ``root`` as working directory and ``TQDM_DISABLE=1`` (progress
-    bars belong to the terminal, not the book). A failing cell raises
+    bars belong to the terminal, not the book); its kernel ignores tqdm's warning that
+    ipywidgets is missing (``KERNEL_WARNINGS``). A failing cell raises
     :class:`~empathylab.errors.EmpathylabError` naming the notebook, the cell and the error.
     """
     import jupytext
@@ -91,6 +111,7 @@ def execute_chapter(
     unexecuted = chapter.executed.with_suffix(".source.ipynb")
     jupytext.write(source_nb, unexecuted)
     os.environ["TQDM_DISABLE"] = "1"
+    os.environ["PYTHONWARNINGS"] = _kernel_warnings(os.environ.get("PYTHONWARNINGS", ""))
     try:
         papermill.execute_notebook(
             str(unexecuted),
@@ -111,9 +132,19 @@ def execute_chapter(
     return chapter.executed
 
 
-def execute_book(
-    profile: str = "demo", root: str | Path = ".", only: list[str] | None = None
-) -> list[Path]:
+def _kernel_warnings(current: str) -> str:
+    """``PYTHONWARNINGS`` for the kernel: the user's filters, then ``KERNEL_WARNINGS``.
+
+    >>> _kernel_warnings("")
+    'ignore:IProgress not found:Warning'
+    >>> _kernel_warnings("default,ignore:IProgress not found:Warning")
+    'default,ignore:IProgress not found:Warning'
+    """
+    filters = [f for f in current.split(",") if f]
+    return ",".join(filters + [f for f in KERNEL_WARNINGS if f not in filters])
+
+
+def execute_book(profile: str = "demo", root: str | Path = ".", only: list[str] | None = None) -> list[Path]:
     """Execute every chapter (or those whose source path contains one of ``only``).
 
     Returns the executed notebooks. The profile is validated first, so a bad profile
@@ -124,7 +155,9 @@ def execute_book(
     load_profile(profile)
     todo = [c for c in chapters(root) if not only or any(o in str(c.source) for o in only)]
     if not todo:
-        raise EmpathylabError(f"No chapter matches {only}; chapters: {[str(c.source) for c in chapters(root)]}.")
+        raise EmpathylabError(
+            f"No chapter matches {only}; chapters: {[str(c.source) for c in chapters(root)]}."
+        )
     done = []
     for number, chapter in enumerate(todo, 1):
         start = time.perf_counter()
@@ -173,8 +206,18 @@ def environment() -> pd.DataFrame:
 
     import pandas as pd
 
-    names = ["empathylab", "numpy", "pandas", "torch", "transformers", "gguf",
-             "sentence-transformers", "papermill", "jupyter-book", "myst-nb"]  # fmt: skip
+    names = [
+        "empathylab",
+        "numpy",
+        "pandas",
+        "torch",
+        "transformers",
+        "gguf",
+        "sentence-transformers",
+        "papermill",
+        "jupyter-book",
+        "myst-nb",
+    ]
     import subprocess
 
     try:
@@ -211,3 +254,95 @@ def glued(notebook: str | Path) -> dict[str, str]:
                 prefix = record.get("mime_prefix", "")
                 values[record["name"]] = output["data"].get(f"{prefix}text/plain", "")
     return values
+
+
+#: What the built book must not show in a cell's output or a glued value: a Python
+#: warning, a traceback, or a path of the machine that built it.
+_WARNING = re.compile(r"\b[A-Za-z]*Warning:")
+_TRACEBACK = "Traceback (most recent call last)"
+MACHINE_PATHS = ("site-packages", "/home/", "/root/", "/tmp/", "/Users/")
+#: Classes of the HTML elements that hold computed content: myst-nb's cell outputs and
+#: the values pasted by ``{glue}`` roles and directives.
+_COMPUTED = ("cell_output", "output", "pasted-text", "pasted-inline", "pasted-math")
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+
+
+class _ComputedText(HTMLParser):
+    """Collects the text of the computed parts of a page, one string per outermost part."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[tuple[str, bool]] = []  # (tag, opens a computed part here)
+        self.parts: list[list[str]] = []
+        self.errors = 0  # myst-nb error outputs (class "traceback")
+        self.skip = 0  # inside <script> or <style>
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _VOID:
+            return
+        if tag in ("script", "style"):
+            self.skip += 1
+        classes = (dict(attrs).get("class") or "").split()
+        inside = any(opened for _, opened in self.stack)
+        opens = not inside and any(c in _COMPUTED for c in classes)
+        if opens:
+            self.parts.append([])
+        if (inside or opens) and "traceback" in classes:
+            self.errors += 1
+        self.stack.append((tag, opens))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self.skip = max(0, self.skip - 1)
+        for i in range(len(self.stack) - 1, -1, -1):
+            if self.stack[i][0] == tag:
+                del self.stack[i:]
+                break
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip and any(opened for _, opened in self.stack):
+            self.parts[-1].append(data)
+
+
+def check_html(folder: str | Path = "_build/html", root: str | Path | None = None) -> list[str]:
+    """Return one line per problem shown to readers in the built book under ``folder``.
+
+    Only computed content is read (cell outputs and glued values, not the prose): a
+    Python warning (``FutureWarning: ...``), a traceback or an error output, and a path
+    of the build machine (``site-packages``, ``/home/``, ``/root/``, ``/tmp/``, the
+    absolute path of ``root``, by default the working directory). A line of text found
+    several times on a page is reported once, with its count.
+
+    >>> import tempfile
+    >>> page = (
+    ...     '<p>A Warning: in prose is fine.</p>'
+    ...     '<div class="cell_output"><pre>x.py:3: UserWarning: odd</pre></div>'
+    ... )
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = (Path(folder) / "page.html").write_text(page)
+    ...     check_html(folder)
+    ['page.html: UserWarning in an output: x.py:3: UserWarning: odd']
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise EmpathylabError(f"No built book in {folder}: run `jupyter-book build .` first.")
+    repository = str(Path(root if root is not None else ".").resolve())
+    paths = [*MACHINE_PATHS, *([repository] if repository != "/" else [])]
+    problems = []
+    for page in sorted(folder.rglob("*.html")):
+        name = page.relative_to(folder).as_posix()
+        parser = _ComputedText()
+        parser.feed(page.read_text(encoding="utf-8", errors="replace"))
+        parser.close()
+        if parser.errors:
+            problems.append(f"{name}: {parser.errors} error output(s)")
+        lines = Counter(line.strip() for part in parser.parts for line in "".join(part).splitlines())
+        for line, count in lines.items():
+            what = list(dict.fromkeys(m.group()[:-1] for m in _WARNING.finditer(line)))
+            what += ["traceback"] if _TRACEBACK in line else []
+            what += [f"path {p}" for p in paths if p in line]
+            if what:
+                times = f" ({count} times)" if count > 1 else ""
+                shown = line if len(line) <= 200 else line[:197] + "..."
+                problems.append(f"{name}: {', '.join(what)} in an output{times}: {shown}")
+    return problems

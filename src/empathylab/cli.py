@@ -39,14 +39,32 @@ def _book_execute(args: argparse.Namespace) -> None:
     execute_book(args.profile, root=args.root, only=args.chapter)
 
 
+def _book_check(args: argparse.Namespace) -> None:
+    from empathylab.book import check_html
+
+    problems = check_html(args.html)
+    for problem in problems:
+        print(problem)
+    if problems:
+        raise EmpathylabError(f"{len(problems)} problem(s) shown to readers in {args.html} (listed above).")
+    print(f"{args.html}: no warning, traceback or build-machine path in the outputs.")
+
+
 def _gaps_run(args: argparse.Namespace) -> None:
-    from empathylab.runner import plan_run, run_gaps
+    from empathylab.gaps.runner import plan_run, run_gaps
 
     plan = plan_run(
-        args.profile, model=args.model, backend=args.backend, readout=args.readout,
-        reading_range=args.reading_range, groupings=args.grouping, variations=args.variation,
-        items_per_emotion=args.items_per_emotion, shard=args.shard, out=args.out,
-    )  # fmt: skip
+        args.profile,
+        model=args.model,
+        backend=args.backend,
+        readout=args.readout,
+        reading_range=args.reading_range,
+        groupings=args.grouping,
+        variations=args.variation,
+        items_per_emotion=args.items_per_emotion,
+        shard=args.shard,
+        out=args.out,
+    )
     summary = run_gaps(plan, progress=True)
     print(summary.to_string(index=False))
     print(f"Results: {plan.root}")
@@ -55,9 +73,10 @@ def _gaps_run(args: argparse.Namespace) -> None:
 def _gaps_analyze(args: argparse.Namespace) -> None:
     import json
 
-    from empathylab import design, gaps
-    from empathylab.result_tables import read_result_table
-    from empathylab.store import model_slug
+    from empathylab import gaps
+    from empathylab.gaps import design
+    from empathylab.gaps.results import read_result_table
+    from empathylab.llm.store import model_slug
 
     results = read_result_table(args.results_dir)  # checks columns, values and repeats
     for value in args.grouping or []:
@@ -65,8 +84,12 @@ def _gaps_analyze(args: argparse.Namespace) -> None:
             raise EmpathylabError(
                 f"Unknown grouping {value!r}; valid groupings: {', '.join(design.GROUPINGS)}."
             )
-    for column, wanted in (("grouping", args.grouping), ("variation", args.variation),
-                           ("model", args.model), ("readout", args.readout)):  # fmt: skip
+    for column, wanted in (
+        ("grouping", args.grouping),
+        ("variation", args.variation),
+        ("model", args.model),
+        ("readout", args.readout),
+    ):
         if not wanted:
             continue
         values = results[column].astype(str)
@@ -76,21 +99,23 @@ def _gaps_analyze(args: argparse.Namespace) -> None:
         if not chosen.any():
             have = ", ".join(sorted(values.unique()))
             raise EmpathylabError(
-                f"No results with {column} {', '.join(wanted)} in {args.results_dir}; "
-                f"found: {have}."
+                f"No results with {column} {', '.join(wanted)} in {args.results_dir}; found: {have}."
             )
         results = results[chosen]
     runs = gaps.analyze(
-        results, n_permutations=args.permutations, seed=args.seed, n_boot=args.bootstrap,
+        results,
+        n_permutations=args.permutations,
+        seed=args.seed,
+        n_boot=args.bootstrap,
         mixed=not args.no_mixed,
-    )  # fmt: skip
+    )
     if args.json:
         for run in runs:
             print(json.dumps(gaps.jsonable(run), allow_nan=False))
         return
     import pandas as pd
 
-    from empathylab.report import runs_table
+    from empathylab.gaps.report import runs_table
 
     with pd.option_context("display.width", 200, "display.max_columns", None):
         print(runs_table(runs).round(4).to_string(index=False))
@@ -101,11 +126,12 @@ def _gaps_human(args: argparse.Namespace) -> None:
 
     import pandas as pd
 
-    from empathylab import gaps, human
-    from empathylab.result_tables import read_result_table
+    from empathylab import gaps
+    from empathylab.gaps import anchor
+    from empathylab.gaps.results import read_result_table
 
     results = read_result_table(args.results_dir)  # checks columns, values and repeats
-    tables = human.anchor(results, n_boot=args.bootstrap, seed=args.seed, premium=not args.no_premium)
+    tables = anchor.anchor(results, n_boot=args.bootstrap, seed=args.seed, premium=not args.no_premium)
     if args.json:
         for kind, table in tables.items():
             for row in table.astype(object).where(table.notna(), None).to_dict("records"):
@@ -118,10 +144,16 @@ def _gaps_human(args: argparse.Namespace) -> None:
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
     """Profile overrides from the Part II options that were given."""
-    training = {key: value for key, value in {
-        "finetune_strategies": getattr(args, "strategy", None), "finetune_seeds": getattr(args, "seed", None),
-        "max_epochs": getattr(args, "max_epochs", None), "llm": getattr(args, "llm", None),
-    }.items() if value is not None}  # fmt: skip
+    training = {
+        key: value
+        for key, value in {
+            "finetune_strategies": getattr(args, "strategy", None),
+            "finetune_seeds": getattr(args, "seed", None),
+            "max_epochs": getattr(args, "max_epochs", None),
+            "llm": getattr(args, "llm", None),
+        }.items()
+        if value is not None
+    }
     labelling = {k: v for k, v in {"sample": getattr(args, "sample", None)}.items() if v is not None}
     out: dict[str, object] = {"llmpathy": {"training": training, "labelling": labelling}}
     if getattr(args, "encoder", None):
@@ -130,26 +162,28 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _labels_run(args: argparse.Namespace) -> None:
-    from empathylab.llmpathy import label_sample
+    from empathylab.llmpathy.labelling import label_sample
     from empathylab.profiles import load_profile
 
     cfg = load_profile(args.profile, **_overrides(args))
     if args.all:
         cfg = load_profile(cfg, llmpathy={"labelling": {"sample": None}})
     labels = label_sample(cfg, prompt=args.prompt, model=args.model, backend=args.backend)
-    print(f"{len(labels)} essays, {int(labels['valid'].sum())} valid labels, "
-          f"{int((~labels['valid']).sum())} missing (raw answers kept).")
+    print(
+        f"{len(labels)} essays, {int(labels['valid'].sum())} valid labels, "
+        f"{int((~labels['valid']).sum())} missing (raw answers kept)."
+    )
 
 
 def _labels_agreement(args: argparse.Namespace) -> None:
     import json
 
-    from empathylab.llmpathy import agreement
-    from empathylab.released import released_agreement
+    from empathylab.llmpathy.labelling import label_agreement
+    from empathylab.llmpathy.released import released_agreement
 
     if args.bootstrap < 0:
         raise EmpathylabError(f"--bootstrap must be 0 (no interval) or more resamples, got {args.bootstrap}.")
-    table = agreement(args.profile, min_labels=args.min_labels)
+    table = label_agreement(args.profile, min_labels=args.min_labels)
     released = released_agreement(n_boot=args.bootstrap)
     keys = ["dataset", "split", "a", "b", "alpha", "alpha_ci_low", "alpha_ci_high", "pearson", "n"]
     if args.json:
@@ -180,9 +214,7 @@ def _train(args: argparse.Namespace) -> None:
 
 def _group(commands: Any, name: str, help: str) -> Any:
     """Add a command that takes an ACTION (``empathylab NAME ACTION ...``)."""
-    return commands.add_parser(name, help=help).add_subparsers(
-        dest="action", required=True, metavar="ACTION"
-    )
+    return commands.add_parser(name, help=help).add_subparsers(dest="action", required=True, metavar="ACTION")
 
 
 def _profile_option(parser: argparse.ArgumentParser) -> None:
@@ -217,11 +249,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _profile_option(run)
     run.add_argument("--model", help="model spec: embedded:NAME, hub id, local folder, or API model")
-    run.add_argument("--backend", help="transformers | vllm | openai")
+    run.add_argument(
+        "--backend", help="transformers | vllm | openai | fake (default: the profile's llm.backend)"
+    )
     run.add_argument("--readout", help="distribution | generate")
-    run.add_argument("--reading-range", help="generate readout: scale ([0, S], the paper's text) | authors ([0, 100], its code)")
+    run.add_argument(
+        "--reading-range",
+        help="generate readout: scale ([0, S], the paper's text) | authors ([0, 100], its code)",
+    )
     run.add_argument("--grouping", action="append", help="religion | ethnicity | nationality (repeatable)")
-    run.add_argument("--variation", action="append", help="origin, persona-1..3, 1-person, 3-person, 10-scale (repeatable)")
+    run.add_argument(
+        "--variation", action="append", help="origin, persona-1..3, 1-person, 3-person, 10-scale (repeatable)"
+    )
     run.add_argument("--items-per-emotion", type=int, help="narratives per emotion")
     run.add_argument("--shard", default="1/1", help="k/N: run part k of N (default 1/1)")
     run.add_argument("--out", help="results folder (default: the profile's output_dir/gaps)")
@@ -239,15 +278,20 @@ def build_parser() -> argparse.ArgumentParser:
         "{grouping}_{variation}_{model}_{perceiver}_{experiencer}.tsv files.",
     )
     analyze.add_argument(
-        "results_dir", metavar="PATH",
+        "results_dir",
+        metavar="PATH",
         help="a results folder, a Parquet/CSV table, or the authors' processed_results folder",
-    )  # fmt: skip
-    analyze.add_argument("--grouping", action="append", help="religion | ethnicity | nationality (repeatable)")
+    )
+    analyze.add_argument(
+        "--grouping", action="append", help="religion | ethnicity | nationality (repeatable)"
+    )
     analyze.add_argument("--variation", action="append", help="only this variation (repeatable)")
     analyze.add_argument("--model", action="append", help="only this model spec or folder name (repeatable)")
     analyze.add_argument("--readout", action="append", help="only this readout (repeatable)")
     analyze.add_argument("--permutations", type=int, default=10_000, help="permutations (default: 10000)")
-    analyze.add_argument("--bootstrap", type=int, default=1000, help="narrative bootstrap resamples, 0 to skip (default: 1000)")
+    analyze.add_argument(
+        "--bootstrap", type=int, default=1000, help="narrative bootstrap resamples, 0 to skip (default: 1000)"
+    )
     analyze.add_argument("--no-mixed", action="store_true", help="skip the mixed model (the slowest step)")
     analyze.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     analyze.add_argument("--json", action="store_true", help="one JSON object per line and run")
@@ -262,11 +306,28 @@ def build_parser() -> argparse.ArgumentParser:
         "the human ceiling (readers' mean vs writer, readers' split-half reliability); and the readers' "
         "in-group premium per shared attribute (intensity ~ same group + (1 | text) + (1 | reader)).",
     )
-    hum.add_argument("results_dir", metavar="PATH", help="a results folder, a Parquet/CSV table, or the authors' processed_results folder")
-    hum.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples over narratives, 0 to skip (default: 1000)")
-    hum.add_argument("--no-premium", action="store_true", help="skip the readers' premium (four mixed models, about a second)")
+    hum.add_argument(
+        "results_dir",
+        metavar="PATH",
+        help="a results folder, a Parquet/CSV table, or the authors' processed_results folder",
+    )
+    hum.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        help="bootstrap resamples over narratives, 0 to skip (default: 1000)",
+    )
+    hum.add_argument(
+        "--no-premium",
+        action="store_true",
+        help="skip the readers' premium (four mixed models, about a second)",
+    )
     hum.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    hum.add_argument("--json", action="store_true", help="one JSON object per line, each with its kind: tracking, ceiling, premium")
+    hum.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per line, each with its kind: tracking, ceiling, premium",
+    )
     hum.set_defaults(func=_gaps_human)
 
     labels = _group(commands, "labels", "Part II: LLM empathy labels")
@@ -280,7 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     _profile_option(lrun)
     lrun.add_argument("--prompt", default="scale-aware", choices=["scale-aware", "plain"])
     lrun.add_argument("--model", help="model spec (default: the profile's first causal_lm)")
-    lrun.add_argument("--backend", choices=["transformers", "vllm", "openai"], help="default: the profile's")
+    lrun.add_argument(
+        "--backend", choices=["transformers", "vllm", "openai", "fake"], help="default: the profile's"
+    )
     size = lrun.add_mutually_exclusive_group()
     size.add_argument("--sample", type=int, help="essays to label (default: the profile's sample)")
     size.add_argument("--all", action="store_true", help="label all 1,860 public essays")
@@ -288,8 +351,17 @@ def build_parser() -> argparse.ArgumentParser:
     agree = labels.add_parser("agreement", help="Krippendorff's alpha and Pearson r of every pair of sources")
     _profile_option(agree)
     agree.add_argument("--min-labels", type=int, default=10, help="least valid labels for a generated source")
-    agree.add_argument("--bootstrap", type=int, default=1000, help="resamples for the released pairs' alpha interval, 0 to skip (default: 1000)")
-    agree.add_argument("--json", action="store_true", help="one JSON object per pair: a, b, alpha, pearson, n; then per released pair: dataset, split, a, b, alpha, alpha_ci_low, alpha_ci_high, pearson, n")
+    agree.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        help="resamples for the released pairs' alpha interval, 0 to skip (default: 1000)",
+    )
+    agree.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per pair: a, b, alpha, pearson, n; then per released pair: dataset, split, a, b, alpha, alpha_ci_low, alpha_ci_high, pearson, n",
+    )
     agree.set_defaults(func=_labels_agreement)
 
     train = commands.add_parser(
@@ -302,8 +374,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _profile_option(train)
     train.add_argument("--method", default="finetune", choices=["finetune", "probe"])
-    train.add_argument("--encoder", help="embedded:all-MiniLM-L6-v2, roberta-base, microsoft/deberta-v3-base, a folder...")
-    train.add_argument("--strategy", action="append", choices=["y", "y'", "y_llm"], help="repeatable (finetune)")
+    train.add_argument(
+        "--encoder", help="embedded:all-MiniLM-L6-v2, roberta-base, microsoft/deberta-v3-base, a folder..."
+    )
+    train.add_argument(
+        "--strategy", action="append", choices=["y", "y'", "y_llm"], help="repeatable (finetune)"
+    )
     train.add_argument("--seed", action="append", type=int, help="repeatable (finetune)")
     train.add_argument("--max-epochs", type=int, help="at most this many epochs (finetune)")
     train.add_argument("--llm", choices=["gpt4o", "llama3_70b"], help="released labels behind y' and y_llm")
@@ -313,10 +389,13 @@ def build_parser() -> argparse.ArgumentParser:
     execute = book.add_parser("execute", help="execute the chapters with papermill")
     _profile_option(execute)
     execute.add_argument("--root", default=".", help="the book's root folder (default: .)")
-    execute.add_argument(
-        "--chapter", action="append", help="execute only chapters whose path contains this"
-    )
+    execute.add_argument("--chapter", action="append", help="execute only chapters whose path contains this")
     execute.set_defaults(func=_book_execute)
+    check = book.add_parser(
+        "check", help="list warnings, tracebacks and build-machine paths in the built book's outputs"
+    )
+    check.add_argument("--html", default="_build/html", help="the built book (default: _build/html)")
+    check.set_defaults(func=_book_check)
     return parser
 
 

@@ -29,13 +29,24 @@ __all__ = [
     "read_narratives_file",
     "load_narratives",
     "load_essays",
+    "check_columns",
 ]
 
 #: The twelve crowd-enVent emotions, in the order of Hou et al. (2025).
 EMOTIONS: tuple[str, ...] = (
-    "anger", "disgust", "fear", "guilt", "sadness", "shame",
-    "boredom", "joy", "pride", "trust", "relief", "surprise",
-)  # fmt: skip
+    "anger",
+    "disgust",
+    "fear",
+    "guilt",
+    "sadness",
+    "shame",
+    "boredom",
+    "joy",
+    "pride",
+    "trust",
+    "relief",
+    "surprise",
+)
 
 NARRATIVE_COLUMNS = ("emotion", "text_id", "generated_text", "first_person_text", "third_person_text")
 ESSAY_COLUMNS = ("message_id", "response_id", "article_id", "empathy", "distress", "essay")
@@ -61,9 +72,7 @@ def _entry(key: str) -> pd.Series:
     if key not in reg.index:
         close = difflib.get_close_matches(key, reg.index, n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise DataFileError(
-            f"Unknown data file {key!r}.{hint} Known files: `empathylab data list`."
-        )
+        raise DataFileError(f"Unknown data file {key!r}.{hint} Known files: `empathylab data list`.")
     return reg.loc[key]
 
 
@@ -148,7 +157,7 @@ def fetch_all(*, progress: bool = False) -> list[Path]:
     return [fetch(key) for key in tqdm(keys, desc="data files", disable=not progress)]
 
 
-def _check_columns(frame: pd.DataFrame, path: Path, expected: tuple[str, ...]) -> None:
+def check_columns(frame: pd.DataFrame, path: Path, expected: tuple[str, ...]) -> None:
     missing = [c for c in expected if c not in frame.columns]
     if missing:
         raise DataFileError(
@@ -168,25 +177,23 @@ def read_narratives_file(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     try:
-        frame = pd.read_csv(
-            path, sep="\t", quoting=csv.QUOTE_NONE, keep_default_na=False, dtype=str
-        )
+        frame = pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, keep_default_na=False, dtype=str)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataFileError(f"{path} is not a readable TSV file: {exc}") from exc
-    _check_columns(frame, path, NARRATIVE_COLUMNS)
+    check_columns(frame, path, NARRATIVE_COLUMNS)
     frame = frame[list(NARRATIVE_COLUMNS)]
     ids = pd.to_numeric(frame["text_id"], errors="coerce")
     unknown = sorted(set(frame["emotion"]) - set(EMOTIONS))
     empty = (frame[list(NARRATIVE_COLUMNS[2:])] == "").any(axis=1)
     if ids.isna().any() or unknown or empty.any():
         problem = (
-            "non-integer text_id" if ids.isna().any()
-            else f"unknown emotion(s) {', '.join(unknown)}" if unknown
+            "non-integer text_id"
+            if ids.isna().any()
+            else f"unknown emotion(s) {', '.join(unknown)}"
+            if unknown
             else f"{int(empty.sum())} row(s) with an empty text"
-        )  # fmt: skip
-        raise DataFileError(
-            f"{path} is malformed: {problem}. Valid emotions: {', '.join(EMOTIONS)}."
         )
+        raise DataFileError(f"{path} is malformed: {problem}. Valid emotions: {', '.join(EMOTIONS)}.")
     return frame.assign(text_id=ids.astype(int)).rename(columns={"text_id": "item_id"})
 
 
@@ -202,9 +209,7 @@ def load_narratives(emotions: list[str] | tuple[str, ...] | None = None) -> pd.D
     chosen = list(EMOTIONS if emotions is None else emotions)
     unknown = [e for e in chosen if e not in EMOTIONS]
     if unknown:
-        raise DataFileError(
-            f"Unknown emotion(s) {', '.join(unknown)}; valid: {', '.join(EMOTIONS)}."
-        )
+        raise DataFileError(f"Unknown emotion(s) {', '.join(unknown)}; valid: {', '.join(EMOTIONS)}.")
     frames = [read_narratives_file(fetch(f"crowd-enVent/crowd-enVent_{e}.tsv")) for e in chosen]
     frame = pd.concat(frames, ignore_index=True)
     frame["emotion"] = pd.Categorical(frame["emotion"], categories=chosen, ordered=True)
@@ -222,7 +227,7 @@ def load_essays() -> pd.DataFrame:
     """
     path = fetch("empathic_reactions/messages.csv")
     frame = pd.read_csv(path, dtype={"message_id": str, "response_id": str, "essay": str})
-    _check_columns(frame, path, ESSAY_COLUMNS)
+    check_columns(frame, path, ESSAY_COLUMNS)
     frame = frame[list(ESSAY_COLUMNS)]
     for col in ("empathy", "distress"):
         values = pd.to_numeric(frame[col], errors="coerce")

@@ -14,8 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from empathylab import design, gaps
+from empathylab import gaps
 from empathylab.errors import EmpathylabError
+from empathylab.gaps import design
 from empathylab.profiles import Profile, load_profile
 
 __all__ = ["DEPARTURES", "table", "rounding_effect", "reading_range_effect", "label_parser_effect"]
@@ -24,83 +25,128 @@ __all__ = ["DEPARTURES", "table", "rounding_effect", "reading_range_effect", "la
 #: the authors' code rather than the paper's text), what the authors do, what we do, why,
 #: and where its effect is measured (or why it is not).
 DEPARTURES: tuple[dict[str, str], ...] = (
-    {"part": "gaps", "topic": "cell means",
-     "authors": "round every cell mean to two decimals before z-normalising",
-     "here": "exact means; `round_means=2` reproduces theirs",
-     "why": "rounding throws away information and makes δ depend on the scale's units",
-     "effect": "measured on this page"},
-    {"part": "gaps", "topic": "reading range",
-     "authors": "code accepts an integer in 0–100 on every scale",
-     "here": "the paper's text: [0, S]; `gaps.reading.range: authors` for theirs",
-     "why": "an answer of 70 on a 0–10 scale is not an answer on that scale",
-     "effect": "measured on this page"},
-    {"part": "gaps", "topic": "readout",
-     "authors": "greedy text, at most 128 new tokens, then the reading rules",
-     "here": "the paper profile does the same; the demo reads the answer distribution "
-             "(its base model rarely writes a bare number) and compares both",
-     "why": "a small base model needs the distribution readout",
-     "effect": "chapter Running a model, section The paper's readout and ours"},
-    {"part": "gaps", "topic": "stimuli in the demo",
-     "authors": "all 6,050 narratives",
-     "here": "`stimuli.items_per_emotion` narratives per emotion (the paper profile: all)",
-     "why": "the book builds on a laptop CPU",
-     "effect": "every interval of the demo is wide; not a difference of method"},
-    {"part": "gaps", "topic": "statistics beyond the paper",
-     "authors": "the permutation test only",
-     "here": "also a narrative bootstrap and a mixed model, on the same δ matrix",
-     "why": "every cell rates the same narratives; identities alone are not the sample",
-     "effect": "reported beside the permutation test, never instead of it"},
-    {"part": "llmpathy", "topic": "label parser",
-     "authors": "split at commas, average any count of numbers in any range; other text fails",
-     "here": "every number in the answer, exactly six within 1–7 (one for the plain prompt)",
-     "why": "a label outside 1–7 or from five emotions is not Batson's scale",
-     "effect": "measured on this page"},
-    {"part": "llmpathy", "topic": "prompt whitespace",
-     "authors": "strings carry stray indentation from Python line continuations",
-     "here": "single spaces",
-     "why": "the indentation is an accident of the source, not part of the prompt",
-     "effect": "not measured: it needs the same essays labelled twice by an instruction model"},
-    {"part": "llmpathy", "topic": "regressor head",
-     "authors": "Hugging Face's sequence-regression head (dense, tanh, linear)",
-     "here": "one linear layer on the pooled encoder output",
-     "why": "the SPEC's recipe names one linear output",
-     "effect": "not measured: needs fine-tuning runs beyond this build's budget"},
-    {"part": "llmpathy", "topic": "output bias",
-     "authors": "starts at 0",
-     "here": "starts at the mean training label (`Recipe(head_bias='zero')` for theirs)",
-     "why": "with a 0 start MiniLM's CCC stayed near 0 for epochs on a CPU",
-     "effect": "not measured in this build"},
-    {"part": "llmpathy", "topic": "learning-rate schedule",
-     "authors": "Lightning steps the schedule once per epoch (no `interval: step`)",
-     "here": "stepped once per batch, as the recipe reads",
-     "why": "a per-epoch linear schedule barely warms up or decays in 20 epochs",
-     "effect": "not measured in this build"},
-    {"part": "llmpathy", "topic": "warm-up",
-     "authors": "6 % of 10 epochs' steps (3 % of a 20-epoch run)",
-     "here": "6 % of all steps (`Recipe(warmup=0.03)` for theirs)",
-     "why": "the paper's text says 6 %",
-     "effect": "not measured in this build"},
-    {"part": "llmpathy", "topic": "significance",
-     "authors": "independent t-test over the five seeds' test scores; median and best of seeds",
-     "here": "both: theirs, and a paired test over the same folds with mean ± sd",
-     "why": "seeds share essays and folds; a paired test uses that pairing",
-     "effect": "chapter Do LLM labels train a better regressor?, both side by side"},
-    {"part": "followed", "topic": "δ matrix",
-     "authors": "code: δ on the matrix without `a person`, excluded and normalised without it",
-     "here": "the same; the heatmaps keep the baseline, as theirs",
-     "why": "the text does not say which matrix δ uses; the code does",
-     "effect": "chapter Empathy gaps by grouping names the matrix of each number"},
-    {"part": "followed", "topic": "LLM–LLM agreement",
-     "authors": "0.80–0.99 in the text: cross-model α on NewsEmp24 train and a Llama test–retest",
-     "here": "α for every released label file pair, 0.796 reproduced",
-     "why": "the text's range mixes two comparisons",
-     "effect": "chapter Do LLM labels agree with the crowd?"},
-    {"part": "followed", "topic": "early stopping",
-     "authors": "code: stop on validation CCC from epoch 5, patience 2, keep the last epoch",
-     "here": "the same (`Recipe(keep='best')` keeps the best epoch)",
-     "why": "the text says early stopping; the code says which weights are kept",
-     "effect": "—"},
-)  # fmt: skip
+    {
+        "part": "gaps",
+        "topic": "cell means",
+        "authors": "round every cell mean to two decimals before z-normalising",
+        "here": "exact means; `round_means=2` reproduces theirs",
+        "why": "rounding throws away information and makes δ depend on the scale's units",
+        "effect": "measured on this page",
+    },
+    {
+        "part": "gaps",
+        "topic": "reading range",
+        "authors": "code accepts an integer in 0–100 on every scale",
+        "here": "the paper's text: [0, S]; `gaps.reading.range: authors` for theirs",
+        "why": "an answer of 70 on a 0–10 scale is not an answer on that scale",
+        "effect": "measured on this page",
+    },
+    {
+        "part": "gaps",
+        "topic": "readout",
+        "authors": "greedy text, at most 128 new tokens, then the reading rules",
+        "here": "the paper profile does the same; the demo reads the answer distribution "
+        "(its base model rarely writes a bare number) and compares both",
+        "why": "a small base model needs the distribution readout",
+        "effect": "chapter Running a model, section The paper's readout and ours",
+    },
+    {
+        "part": "gaps",
+        "topic": "stimuli in the demo",
+        "authors": "all 6,050 narratives",
+        "here": "`stimuli.items_per_emotion` narratives per emotion (the paper profile: all)",
+        "why": "the book builds on a laptop CPU",
+        "effect": "every interval of the demo is wide; not a difference of method",
+    },
+    {
+        "part": "gaps",
+        "topic": "statistics beyond the paper",
+        "authors": "the permutation test only",
+        "here": "also a narrative bootstrap and a mixed model, on the same δ matrix",
+        "why": "every cell rates the same narratives; identities alone are not the sample",
+        "effect": "reported beside the permutation test, never instead of it",
+    },
+    {
+        "part": "llmpathy",
+        "topic": "label parser",
+        "authors": "split at commas, average any count of numbers in any range; other text fails",
+        "here": "every number in the answer, exactly six within 1–7 (one for the plain prompt)",
+        "why": "a label outside 1–7 or from five emotions is not Batson's scale",
+        "effect": "measured on this page",
+    },
+    {
+        "part": "llmpathy",
+        "topic": "prompt whitespace",
+        "authors": "strings carry stray indentation from Python line continuations",
+        "here": "single spaces",
+        "why": "the indentation is an accident of the source, not part of the prompt",
+        "effect": "not measured: it needs the same essays labelled twice by an instruction model",
+    },
+    {
+        "part": "llmpathy",
+        "topic": "regressor head",
+        "authors": "Hugging Face's sequence-regression head (dense, tanh, linear)",
+        "here": "one linear layer on the pooled encoder output",
+        "why": "the SPEC's recipe names one linear output",
+        "effect": "not measured: needs fine-tuning runs beyond this build's budget",
+    },
+    {
+        "part": "llmpathy",
+        "topic": "output bias",
+        "authors": "starts at 0",
+        "here": "starts at the mean training label (`Recipe(head_bias='zero')` for theirs)",
+        "why": "with a 0 start MiniLM's CCC stayed near 0 for epochs on a CPU",
+        "effect": "not measured in this build",
+    },
+    {
+        "part": "llmpathy",
+        "topic": "learning-rate schedule",
+        "authors": "Lightning steps the schedule once per epoch (no `interval: step`)",
+        "here": "stepped once per batch, as the recipe reads",
+        "why": "a per-epoch linear schedule barely warms up or decays in 20 epochs",
+        "effect": "not measured in this build",
+    },
+    {
+        "part": "llmpathy",
+        "topic": "warm-up",
+        "authors": "6 % of 10 epochs' steps (3 % of a 20-epoch run)",
+        "here": "6 % of all steps (`Recipe(warmup=0.03)` for theirs)",
+        "why": "the paper's text says 6 %",
+        "effect": "not measured in this build",
+    },
+    {
+        "part": "llmpathy",
+        "topic": "significance",
+        "authors": "independent t-test over the five seeds' test scores; median and best of seeds",
+        "here": "both: theirs, and a paired test over the same folds with mean ± sd",
+        "why": "seeds share essays and folds; a paired test uses that pairing",
+        "effect": "chapter Do LLM labels train a better regressor?, both side by side",
+    },
+    {
+        "part": "followed",
+        "topic": "δ matrix",
+        "authors": "code: δ on the matrix without `a person`, excluded and normalised without it",
+        "here": "the same; the heatmaps keep the baseline, as theirs",
+        "why": "the text does not say which matrix δ uses; the code does",
+        "effect": "chapter Empathy gaps by grouping names the matrix of each number",
+    },
+    {
+        "part": "followed",
+        "topic": "LLM–LLM agreement",
+        "authors": "0.80–0.99 in the text: cross-model α on NewsEmp24 train and a Llama test–retest",
+        "here": "α for every released label file pair, 0.796 reproduced",
+        "why": "the text's range mixes two comparisons",
+        "effect": "chapter Do LLM labels agree with the crowd?",
+    },
+    {
+        "part": "followed",
+        "topic": "early stopping",
+        "authors": "code: stop on validation CCC from epoch 5, patience 2, keep the last epoch",
+        "here": "the same (`Recipe(keep='best')` keeps the best epoch)",
+        "why": "the text says early stopping; the code says which weights are kept",
+        "effect": "—",
+    },
+)
 
 
 def table(part: str) -> pd.DataFrame:
@@ -121,12 +167,15 @@ def table(part: str) -> pd.DataFrame:
 
 def _gap_results(profile: Profile) -> pd.DataFrame:
     """The stored rows of the profile's runs and of its prompt-variation runs."""
-    from empathylab.runner import plan_run
+    from empathylab.gaps.runner import plan_run
 
     g = profile.gaps
-    plans = [plan_run(profile, check_model=False),
-             plan_run(profile, groupings=g.variation_groupings, variations=list(design.VARIATIONS),
-                      check_model=False)]  # fmt: skip
+    plans = [
+        plan_run(profile, check_model=False),
+        plan_run(
+            profile, groupings=g.variation_groupings, variations=list(design.VARIATIONS), check_model=False
+        ),
+    ]
     frames = []
     for plan in plans:
         try:
@@ -134,7 +183,9 @@ def _gap_results(profile: Profile) -> pd.DataFrame:
         except EmpathylabError:
             continue
     if not frames:
-        raise EmpathylabError(f"No stored Part I results for profile {profile.name!r}: run the chapters first.")
+        raise EmpathylabError(
+            f"No stored Part I results for profile {profile.name!r}: run the chapters first."
+        )
     keys = ["model", "readout", "variation", "grouping", "prompt_id"]
     return pd.concat(frames).drop_duplicates(keys).reset_index(drop=True)
 
@@ -162,12 +213,16 @@ def rounding_effect(profile: Profile | str = "demo", n_permutations: int = 10_00
             )
         except EmpathylabError:  # no complete narrative in this run
             continue
-        rows.append({
-            **dict(zip(gaps.RUN_KEYS, key)),
-            "delta_exact": exact["delta"], "delta_rounded": rounded["delta"],
-            "abs_change": abs(exact["delta"] - rounded["delta"]),
-            "significant_exact": exact["significant"], "significant_rounded": rounded["significant"],
-        })  # fmt: skip
+        rows.append(
+            {
+                **dict(zip(gaps.RUN_KEYS, key)),
+                "delta_exact": exact["delta"],
+                "delta_rounded": rounded["delta"],
+                "abs_change": abs(exact["delta"] - rounded["delta"]),
+                "significant_exact": exact["significant"],
+                "significant_rounded": rounded["significant"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -181,10 +236,10 @@ def reading_range_effect(profile: Profile | str = "demo") -> dict[str, Any]:
     dict
         ``answers`` (text answers stored), ``answers_10_scale`` (of them on the 0–10
         scale), ``changed`` (read differently by ``scale`` and ``authors``) and
-        ``table`` (:func:`empathylab.readouts.reading_changes`).
+        ``table`` (:func:`empathylab.gaps.reading.reading_changes`).
     """
-    from empathylab.readouts import reading_changes
-    from empathylab.store import read_results
+    from empathylab.gaps.reading import reading_changes
+    from empathylab.gaps.rows import read_results
 
     cfg = load_profile(profile)
     root = cfg.output_path() / "gaps"
@@ -214,7 +269,7 @@ def label_parser_effect(profile: Profile | str = "demo") -> dict[str, Any]:
     dict
         ``answers``, ``valid_strict`` (ours), ``valid_authors``.
     """
-    from empathylab.labels import parse_label, read_labels
+    from empathylab.llmpathy.labels import parse_label, read_labels
 
     cfg = load_profile(profile)
     root = Path(cfg.output_path()) / "llmpathy" / "labels"
@@ -230,4 +285,3 @@ def label_parser_effect(profile: Profile | str = "demo") -> dict[str, Any]:
                 strict += parse_label(raw, prompt) is not None
                 authors += parse_label(raw, prompt, "authors") is not None
     return {"answers": answers, "valid_strict": strict, "valid_authors": authors}
-

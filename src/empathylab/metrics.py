@@ -3,8 +3,8 @@
 - :func:`pcc`, :func:`ccc`, :func:`rmse`, :func:`scores`: how well predictions match
   gold labels (the regressor's metrics in Hasan et al.);
 - :func:`krippendorff_alpha`: interval-level reliability of several label sources;
-- :func:`agreement`: α and Pearson r for every pair of label columns of a table;
-- :func:`group_scores`: the metrics within each demographic group (fairness).
+- :func:`pairwise_agreement`: α and Pearson r for every pair of label columns of a table;
+- :func:`scores_by_group`: the metrics within each demographic group (fairness).
 """
 
 from __future__ import annotations
@@ -18,9 +18,15 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 __all__ = [
-    "pcc", "ccc", "rmse", "scores", "krippendorff_alpha", "agreement", "group_scores",
+    "pcc",
+    "ccc",
+    "rmse",
+    "scores",
+    "krippendorff_alpha",
+    "pairwise_agreement",
+    "scores_by_group",
     "paired_ttest",
-]  # fmt: skip
+]
 
 
 def _pair(y: ArrayLike, yhat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -128,7 +134,7 @@ def krippendorff_alpha(values: ArrayLike) -> float:
     return float(1 - observed / expected) if expected > 0 else float("nan")
 
 
-def agreement(frame: pd.DataFrame, sources: Sequence[str] | None = None) -> pd.DataFrame:
+def pairwise_agreement(frame: pd.DataFrame, sources: Sequence[str] | None = None) -> pd.DataFrame:
     """Return α (interval) and Pearson r for every pair of label columns.
 
     Parameters
@@ -145,14 +151,14 @@ def agreement(frame: pd.DataFrame, sources: Sequence[str] | None = None) -> pd.D
     Examples
     --------
     >>> table = pd.DataFrame({"crowd": [1, 2, 3, 4], "llm": [1, 2, 3, 5.0]})
-    >>> agreement(table).round(3).to_dict("records")
+    >>> pairwise_agreement(table).round(3).to_dict("records")
     [{'a': 'crowd', 'b': 'llm', 'alpha': 0.937, 'pearson': 0.983, 'n': 4}]
     """
     columns = list(sources) if sources is not None else list(frame.select_dtypes("number"))
     missing = [c for c in columns if c not in frame.columns]
     if missing or len(columns) < 2:
         raise ValueError(
-            f"agreement needs at least two label columns; missing {missing or 'none'}, "
+            f"pairwise_agreement needs at least two label columns; missing {missing or 'none'}, "
             f"available: {', '.join(map(str, frame.columns))}."
         )
     rows = []
@@ -170,7 +176,7 @@ def agreement(frame: pd.DataFrame, sources: Sequence[str] | None = None) -> pd.D
     return pd.DataFrame(rows)
 
 
-def group_scores(
+def scores_by_group(
     frame: pd.DataFrame, by: str, *, y: str = "y", yhat: str = "yhat", min_size: int = 2
 ) -> pd.DataFrame:
     """Return the metrics within each group of ``by`` (e.g. a demographic column).
@@ -184,13 +190,13 @@ def group_scores(
     Examples
     --------
     >>> t = pd.DataFrame({"g": list("aabb"), "y": [1, 2, 3, 4], "yhat": [1, 2, 4, 3]})
-    >>> group_scores(t, "g")[["g", "n", "ccc"]].to_dict("records")
+    >>> scores_by_group(t, "g")[["g", "n", "ccc"]].to_dict("records")
     [{'g': 'a', 'n': 2, 'ccc': 1.0}, {'g': 'b', 'n': 2, 'ccc': -1.0}]
     """
     missing = [c for c in (by, y, yhat) if c not in frame.columns]
     if missing:
         raise ValueError(
-            f"group_scores: missing column(s) {', '.join(missing)}; "
+            f"scores_by_group: missing column(s) {', '.join(missing)}; "
             f"found {', '.join(map(str, frame.columns))}."
         )
     rows = []

@@ -24,7 +24,7 @@ from pydantic import (
 
 from empathylab.errors import ProfileError
 
-__all__ = ["Profile", "load_profile", "profile_dir", "available_profiles"]
+__all__ = ["Profile", "MOVED_KEYS", "load_profile", "profile_dir", "available_profiles"]
 
 
 def _as_list(value: Any) -> Any:
@@ -76,6 +76,41 @@ class Vllm(_Section):
     top_logprobs: int = Field(default=64, ge=1)
 
 
+class Fake(_Section):
+    """The fake backend (``llm.backend: fake``): seeded answers for tests and teaching."""
+
+    in_group_effect: float = Field(default=0.0, ge=-1, le=1)
+    """Planted in-group effect as a share of the scale: in-group prompts are rated this much
+    higher (0.1 = 10 points on a 0–100 scale), so an analysis should find δ > 0."""
+    refusal_rate: float = Field(default=0.0, ge=0, le=1)
+    """Share of generate answers that are refusals (the distribution readout never refuses)."""
+    noise: float = Field(default=0.15, ge=0, le=1)
+    """Spread of the answers as a share of the scale (standard deviation)."""
+
+
+class Llm(_Section):
+    """The shared LLM layer: which backend answers, and how; both parts read it."""
+
+    backend: Literal["transformers", "vllm", "openai", "fake"] = "transformers"
+    batch_size: int = Field(default=16, ge=1)
+    """Prompts per forward pass (transformers backend)."""
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """auto: float32 on a CPU, the checkpoint's own precision on a GPU."""
+    api: Api = Field(default_factory=Api)
+    vllm: Vllm = Field(default_factory=Vllm)
+    fake: Fake = Field(default_factory=Fake)
+
+
+#: Keys that moved to the ``llm:`` section (profile files written before it existed).
+MOVED_KEYS = {
+    ("gaps", "backend"): "llm.backend",
+    ("gaps", "batch_size"): "llm.batch_size",
+    ("gaps", "api"): "llm.api",
+    ("gaps", "vllm"): "llm.vllm",
+    ("dtype",): "llm.dtype",
+}
+
+
 class Reading(_Section):
     """How the generate readout reads a response (:mod:`empathylab.readouts`)."""
 
@@ -89,13 +124,10 @@ class Gaps(_Section):
 
     groupings: list[str] = Field(default_factory=lambda: ["religion", "ethnicity", "nationality"])
     variations: list[str] = Field(default_factory=lambda: ["origin"])
-    variation_groupings: list[str] = Field(
-        default_factory=lambda: ["religion", "ethnicity", "nationality"]
-    )
+    variation_groupings: list[str] = Field(default_factory=lambda: ["religion", "ethnicity", "nationality"])
     """Groupings asked under every prompt variation in the chapter on prompt variations."""
     identities: dict[str, list[str]] = Field(default_factory=dict)
     """Optional subsets of identities per grouping (the baseline is kept only if listed)."""
-    backend: Literal["transformers", "vllm", "openai"] = "transformers"
     readout: Literal["distribution", "generate"] = "distribution"
     second_readout: Literal["distribution", "generate"] | None = None
     """The other readout, asked too for the chapter that compares the two; null = none."""
@@ -104,19 +136,16 @@ class Gaps(_Section):
     )
     """Groupings also asked with the second readout, under the first variation."""
     reading: Reading = Field(default_factory=Reading)
-    batch_size: int = Field(default=16, ge=1)
     chunk_size: int = Field(default=256, ge=1)
     """Prompts per stored chunk: the unit of work, of resuming and of sharding."""
     max_new_tokens: int = Field(default=128, ge=1)
     stop_early: bool = True
     """generate readout: stop once more text cannot change the reading (same intensities)."""
-    api: Api = Field(default_factory=Api)
-    vllm: Vllm = Field(default_factory=Vllm)
 
     @field_validator("groupings", "variation_groupings", "second_readout_groupings")
     @classmethod
     def _known_groupings(cls, value: list[str]) -> list[str]:
-        from empathylab.design import GROUPINGS
+        from empathylab.gaps.design import GROUPINGS
 
         return _check_names(value, GROUPINGS, "grouping")
 
@@ -135,15 +164,15 @@ class Gaps(_Section):
     @field_validator("variations")
     @classmethod
     def _known_variations(cls, value: list[str]) -> list[str]:
-        from empathylab.design import VARIATIONS
+        from empathylab.gaps.design import VARIATIONS
 
         return _check_names(value, VARIATIONS, "variation")
 
     @field_validator("identities")
     @classmethod
     def _known_identities(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        from empathylab.design import GROUPINGS, select_identities
         from empathylab.errors import EmpathylabError
+        from empathylab.gaps.design import GROUPINGS, select_identities
 
         if value:
             _check_names(list(value), GROUPINGS, "grouping")
@@ -168,7 +197,8 @@ def _check_names(value: list[str], valid: Any, what: str) -> list[str]:
 class Labelling(_Section):
     """Part II: labelling essays with an LLM (the prompts of Hasan et al.)."""
 
-    backend: Literal["transformers", "vllm", "openai"] = "transformers"
+    backend: Literal["transformers", "vllm", "openai", "fake"] | None = None
+    """The backend that labels; null = ``llm.backend``."""
     prompts: list[Literal["scale-aware", "plain"]] = Field(
         default_factory=lambda: ["scale-aware", "plain"], min_length=1
     )
@@ -204,7 +234,7 @@ class Training(_Section):
     finetune_seeds: list[int] = Field(default_factory=lambda: [0, 42, 100, 999, 1234])
     augment_share: float = Field(default=0.5, gt=0, lt=1)
     """Share of the public essays' writers held out as the LLM-labelled extra set of
-    y + y_llm (:func:`empathylab.llmpathy.probe_augmentation`), 0 < x < 1. The default,
+    y + y_llm (:func:`empathylab.llmpathy.augmenting.probe_augmentation`), 0 < x < 1. The default,
     0.5, leaves about 930 crowd-labelled essays (close to the 1,000 of NewsEmp24 train,
     the crowd-labelled set Hasan et al. augment) and adds as many LLM-labelled ones, so
     the extra set is about as large as the crowd set, as in the paper (where the extra
@@ -233,9 +263,7 @@ class Llmpathy(_Section):
 
     @field_validator("newsemp")
     @classmethod
-    def _known_datasets(
-        cls, value: dict[str, dict[str, NewsEmpFiles]]
-    ) -> dict[str, dict[str, NewsEmpFiles]]:
+    def _known_datasets(cls, value: dict[str, dict[str, NewsEmpFiles]]) -> dict[str, dict[str, NewsEmpFiles]]:
         if value:
             _check_names(list(value), ("NewsEmp22", "NewsEmp23", "NewsEmp24"), "dataset")
         for splits in value.values():
@@ -250,10 +278,9 @@ class Profile(_Section):
     description: str = ""
     seed: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    """auto: float32 on a CPU, the checkpoint's own precision on a GPU."""
     output_dir: str = Field(default="results/{name}")
     models: Models = Field(default_factory=Models)
+    llm: Llm = Field(default_factory=Llm)
     stimuli: Stimuli = Field(default_factory=Stimuli)
     gaps: Gaps = Field(default_factory=Gaps)
     llmpathy: Llmpathy = Field(default_factory=Llmpathy)
@@ -342,6 +369,21 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _check_moved(raw: dict[str, Any], source: str) -> None:
+    found = []
+    for path, new in MOVED_KEYS.items():
+        section: Any = raw
+        for part in path[:-1]:
+            section = section.get(part) if isinstance(section, dict) else None
+        if isinstance(section, dict) and path[-1] in section:
+            found.append(f"{'.'.join(path)} -> {new}")
+    if found:
+        raise ProfileError(
+            f"{source} uses keys that moved to the llm: section (shared by both parts): "
+            f"{'; '.join(found)}. Move them under llm: with the same values."
+        )
+
+
 def load_profile(profile: str | Path | Profile = "demo", **overrides: Any) -> Profile:
     """Load and validate a profile by name (``params/NAME.yaml``) or path.
 
@@ -368,6 +410,7 @@ def load_profile(profile: str | Path | Profile = "demo", **overrides: Any) -> Pr
             raise ProfileError(f"{path} must hold a mapping of keys, not {type(raw).__name__}.")
         raw.setdefault("name", path.stem)
     raw = _merge(raw, overrides)
+    _check_moved(raw, source)
     try:
         return Profile.model_validate(raw)
     except ValidationError as exc:

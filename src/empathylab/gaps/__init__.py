@@ -1,0 +1,84 @@
+"""Part I: intergroup empathy gaps (Hou, Daumé III and Rudinger, NAACL 2025).
+
+A run asks a model, given a perceiver identity, how intensely an experiencer of the same
+or another identity felt an emotion; the analyses compare in-group with out-group ratings.
+The names the chapters use are importable from here; the stages live in their modules:
+
+- the design and the stimuli: :mod:`~empathylab.gaps.design`, :mod:`~empathylab.gaps.stimuli`;
+- running a model: :mod:`~empathylab.gaps.runner` (prompts through :mod:`empathylab.llm`),
+  :mod:`~empathylab.gaps.reading` (the paper's parsing rules);
+- results: :mod:`~empathylab.gaps.results` (other tables read in), :mod:`~empathylab.gaps.answers`;
+- the paper's statistics: :mod:`~empathylab.gaps.matrices` (matrices, δ, permutation
+  test), :mod:`~empathylab.gaps.cells` (the heatmaps' cell tests);
+- beyond the paper: :mod:`~empathylab.gaps.beyond`, :mod:`~empathylab.gaps.culture`,
+  :mod:`~empathylab.gaps.compare`; what humans say: :mod:`~empathylab.gaps.human` (their
+  ratings), :mod:`~empathylab.gaps.anchor` (does a model track them),
+  :mod:`~empathylab.gaps.premium` (the readers' own in-group premium), :mod:`~empathylab.gaps.crossed`;
+- all at once and for the book: :mod:`~empathylab.gaps.analysis`,
+  :mod:`~empathylab.gaps.report`, :mod:`~empathylab.gaps.plots`.
+"""
+
+from empathylab.gaps import anchor, design, human, plots, premium, reading, stimuli
+from empathylab.gaps.analysis import analyze, jsonable
+from empathylab.gaps.answers import answer_stats, exclude_incomplete
+from empathylab.gaps.beyond import bootstrap_delta, delta_by_emotion, mixed_model, pair_gaps
+from empathylab.gaps.cells import cell_tests, heatmap_data
+from empathylab.gaps.checks import RUN_KEYS
+from empathylab.gaps.compare import compare_readouts
+from empathylab.gaps.culture import cluster_means, perceiver_map
+from empathylab.gaps.matrices import (
+    delta,
+    delta_matrix,
+    emotion_matrix,
+    in_group,
+    out_group,
+    permutation_test,
+)
+from empathylab.gaps.report import comparison_table, grouping_summary, runs_table, variation_summary
+from empathylab.gaps.results import read_authors_results, read_result_table
+from empathylab.gaps.rows import COLUMNS, read_results
+from empathylab.gaps.runner import RunPlan, plan_run, plan_second_readout, run_gaps
+from empathylab.gaps.simulate import simulate_results
+
+__all__ = [
+    "COLUMNS",
+    "RUN_KEYS",
+    "RunPlan",
+    "analyze",
+    "anchor",
+    "answer_stats",
+    "bootstrap_delta",
+    "cell_tests",
+    "cluster_means",
+    "compare_readouts",
+    "comparison_table",
+    "delta",
+    "delta_by_emotion",
+    "delta_matrix",
+    "design",
+    "emotion_matrix",
+    "exclude_incomplete",
+    "grouping_summary",
+    "heatmap_data",
+    "human",
+    "in_group",
+    "jsonable",
+    "mixed_model",
+    "out_group",
+    "pair_gaps",
+    "perceiver_map",
+    "permutation_test",
+    "plan_run",
+    "plan_second_readout",
+    "plots",
+    "premium",
+    "read_authors_results",
+    "read_result_table",
+    "read_results",
+    "reading",
+    "run_gaps",
+    "runs_table",
+    "simulate_results",
+    "stimuli",
+    "variation_summary",
+]

@@ -1,0 +1,327 @@
+"""Running the empathy-gap design on a model: plan, check, ask, store, resume.
+
+:func:`plan_run` validates everything a run depends on (profile, overrides, shard,
+model, stores) before any model is loaded; :func:`run_gaps` then asks the backend for
+every prompt of the design that is not stored yet, chunk by chunk.
+:func:`plan_second_readout` plans the profile's second readout (``gaps.second_readout``)
+on the same narratives, for the chapter that compares the two readouts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from empathylab.errors import EmpathylabError
+from empathylab.gaps import design
+from empathylab.gaps.matrices import in_group
+from empathylab.gaps.reading import answer_bound, parse_many, reading_is_final
+from empathylab.gaps.rows import COLUMNS
+from empathylab.llm import Backend, Request, backend_options, load_backend
+from empathylab.llm.runs import answer_chunks, provenance
+from empathylab.llm.store import ChunkStore, model_slug
+from empathylab.llm.trie import summarize_distribution
+from empathylab.profiles import Profile, load_profile
+
+__all__ = ["RunPlan", "plan_run", "plan_second_readout", "run_gaps"]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A validated run: the profile (with overrides applied), the shard and output root."""
+
+    profile: Profile
+    shard: design.Shard
+    root: Path
+    narratives: pd.DataFrame
+
+    @property
+    def cells(self) -> list[tuple[str, str]]:
+        """The (variation, grouping) pairs to run, in order."""
+        return [(v, g) for v in self.profile.gaps.variations for g in self.profile.gaps.groupings]
+
+    def people(self, grouping: str) -> list[str]:
+        """The identities of ``grouping`` this run uses."""
+        return design.select_identities(grouping, self.profile.gaps.identities.get(grouping))
+
+    def results(self) -> pd.DataFrame:
+        """Return the stored rows of this plan only: its models, readout, variations, groupings.
+
+        Other runs in the same results folder (another readout, grouping or model) are
+        left out, so a chapter reads exactly what its plan asked. Raises when nothing of
+        the plan is stored yet.
+        """
+        from empathylab.gaps.rows import read_results
+
+        readout = self.profile.gaps.readout
+        folders = [
+            self.root / model_slug(m) / readout / v / g
+            for m in self.profile.models.causal_lm
+            for v, g in self.cells
+        ]
+        stored = [f for f in folders if any(f.glob("chunk-*.parquet"))]
+        if not stored:
+            raise EmpathylabError(
+                f"No stored results of this plan under {self.root}: run `empathylab gaps run` first."
+            )
+        frame = pd.concat([read_results(f) for f in stored], ignore_index=True)
+        keys = ["model", "readout", "variation", "grouping", "prompt_id"]
+        return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+
+    def store(self, model: str, variation: str, grouping: str) -> ChunkStore:
+        """The store of one model, variation and grouping (checked against its design).
+
+        The design (fingerprint) names the reading range only where it changes readings:
+        the generate readout on a scale whose bound the range moves (``authors`` on the
+        10-point scale). Stores of the default reading keep their fingerprint, and a
+        store read under one range is refused under the other.
+        """
+        gaps, llm = self.profile.gaps, self.profile.llm
+        items = ",".join(f"{e}:{i}" for e, i in zip(self.narratives["emotion"], self.narratives["item_id"]))
+        fingerprint = {
+            "model": model,
+            "backend": llm.backend,
+            "readout": gaps.readout,
+            "variation": variation,
+            "grouping": grouping,
+            "identities": self.people(grouping),
+            "narratives": len(self.narratives),
+            "narratives_sha256": hashlib.sha256(items.encode()).hexdigest()[:16],
+            "chunk_size": gaps.chunk_size,
+            "batch_size": llm.batch_size,
+            "template_hash": design.template_hash(),
+            "max_new_tokens": gaps.max_new_tokens if gaps.readout == "generate" else None,
+        }
+        if llm.backend == "fake":  # its settings move every answer
+            fingerprint["fake"] = llm.fake.model_dump()
+        scale = design.VARIATIONS[variation][1]
+        if gaps.readout == "generate" and answer_bound(scale, gaps.reading.range) != scale:
+            fingerprint["reading_range"] = gaps.reading.range
+        folder = self.root / model_slug(model) / gaps.readout / variation / grouping
+        return ChunkStore(folder, fingerprint, columns=COLUMNS)
+
+
+def plan_run(
+    profile: str | Path | Profile = "demo",
+    *,
+    model: str | None = None,
+    backend: str | None = None,
+    readout: str | None = None,
+    reading_range: str | None = None,
+    groupings: list[str] | None = None,
+    variations: list[str] | None = None,
+    items_per_emotion: int | None = None,
+    shard: str = "1/1",
+    out: str | Path | None = None,
+    check_model: bool = True,
+) -> RunPlan:
+    """Validate a run and return its plan; nothing is loaded and nothing is written.
+
+    Overrides replace the profile's values and are validated like the profile. Unknown
+    names, a bad shard, a missing model or a store holding another design raise an
+    :class:`~empathylab.errors.EmpathylabError` subclass with one clear message.
+    ``reading_range`` sets ``gaps.reading.range``. A ``readout`` that is the profile's
+    ``second_readout`` swaps the two, so that the plan's profile stays valid.
+
+    Returns
+    -------
+    RunPlan
+        The profile with the overrides, the shard, the output root and the narratives.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> plan = plan_run("demo", readout="generate", out=tempfile.mkdtemp(), check_model=False)
+    >>> plan.profile.gaps.readout, plan.profile.gaps.second_readout
+    ('generate', 'distribution')
+    """
+    from empathylab.data import load_narratives
+    from empathylab.gaps.stimuli import sample_narratives
+
+    gaps: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "readout": readout,
+            "groupings": groupings,
+            "variations": variations,
+        }.items()
+        if v is not None
+    }
+    if reading_range is not None:
+        gaps["reading"] = {"range": reading_range}
+    if readout is not None:
+        base = load_profile(profile).gaps
+        if readout == base.second_readout:
+            gaps["second_readout"] = base.readout
+    overrides: dict[str, Any] = {"gaps": gaps} if gaps else {}
+    if backend is not None:
+        overrides["llm"] = {"backend": backend}
+    if model is not None:
+        overrides["models"] = {"causal_lm": [model]}
+    if items_per_emotion is not None:
+        overrides["stimuli"] = {"items_per_emotion": items_per_emotion}
+    checked = load_profile(profile, **overrides)
+    parsed_shard = design.parse_shard(shard)
+    root = Path(out) if out is not None else checked.output_path() / "gaps"
+    narratives = sample_narratives(load_narratives(), checked.stimuli.items_per_emotion, seed=checked.seed)
+    plan = RunPlan(checked, parsed_shard, root, narratives)
+    for spec in checked.models.causal_lm:
+        for variation, grouping in plan.cells:
+            plan.store(spec, variation, grouping)  # raises if a store holds another design
+        if check_model and checked.llm.backend in ("transformers", "vllm"):
+            from empathylab.llm.weights import resolve_model
+
+            resolve_model(spec, "causal_lm")
+    return plan
+
+
+def plan_second_readout(
+    profile: str | Path | Profile = "demo", variations: list[str] | None = None, **overrides: Any
+) -> RunPlan | None:
+    """Plan the profile's second readout; return None when it has none.
+
+    The plan asks ``gaps.second_readout`` on the profile's narratives, under
+    ``variations`` (default: the profile's first variation), for the groupings of
+    ``gaps.second_readout_groupings``; in its profile the two readouts swap places.
+    ``overrides`` go to :func:`plan_run` (``out``, ``shard``, ``check_model``, ``model``...).
+
+    Returns
+    -------
+    RunPlan or None
+        The plan to give :func:`run_gaps`, or None when ``gaps.second_readout`` is null.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> plan = plan_second_readout("demo", out=tempfile.mkdtemp(), check_model=False)
+    >>> plan.profile.gaps.readout, plan.cells
+    ('generate', [('origin', 'religion')])
+    """
+    gaps = load_profile(profile).gaps
+    if gaps.second_readout is None:
+        return None
+    return plan_run(
+        profile,
+        readout=gaps.second_readout,
+        groupings=list(gaps.second_readout_groupings),
+        variations=list(variations) if variations else gaps.variations[:1],
+        **overrides,
+    )
+
+
+def _chunk_sizes(total: int, size: int, shard: design.Shard) -> dict[int, int]:
+    return {i: min(size, total - i * size) for i in range((total + size - 1) // size) if i in shard}
+
+
+def _answer(backend: Backend, profile: Profile, model: str, prompts: list[design.Prompt]) -> pd.DataFrame:
+    gaps = profile.gaps
+    scale = design.VARIATIONS[prompts[0].variation][1]
+    ids = list(dict.fromkeys([p.perceiver for p in prompts] + [p.experiencer for p in prompts]))
+    same, at = in_group(ids, prompts[0].grouping), {name: k for k, name in enumerate(ids)}
+    requests = [
+        Request(p.system, p.user, tags={"in_group": bool(same[at[p.perceiver], at[p.experiencer]])})
+        for p in prompts
+    ]
+    if gaps.readout == "distribution":
+        readings = summarize_distribution(backend.score(requests, scale))
+        readings["response"] = None
+    else:
+        # Stopping where the [0, S] reading is final also fixes the [0, 100] one, so the
+        # stored responses can be read again under either reading range.
+        stop = partial(reading_is_final, scale=scale) if gaps.stop_early else None
+        responses = backend.generate(requests, gaps.max_new_tokens, stop=stop)
+        readings = parse_many(responses, scale, gaps.reading.range)
+        readings["response"] = responses
+        readings["p_valid"] = float("nan")
+        readings["argmax"] = float("nan")
+    keys = pd.DataFrame(
+        [
+            (p.prompt_id, p.variation, p.grouping, p.perceiver, p.experiencer, p.emotion, p.item_id)
+            for p in prompts
+        ],
+        columns=["prompt_id", "variation", "grouping", "perceiver", "experiencer", "emotion", "item_id"],
+    )
+    keys.insert(1, "model", model)
+    keys.insert(2, "backend", profile.llm.backend)
+    keys["readout"] = gaps.readout
+    return pd.concat([keys, readings.reset_index(drop=True)], axis=1)
+
+
+def run_gaps(
+    plan: RunPlan,
+    *,
+    progress: bool = True,
+    make_backend: Callable[..., Backend] = load_backend,
+) -> pd.DataFrame:
+    """Ask every model of the plan for every prompt not stored yet; return a summary.
+
+    The summary has one row per (model, variation, grouping): ``prompts`` in this
+    shard, ``stored_before``, ``answered`` now and ``seconds``.
+    """
+    from tqdm import tqdm
+
+    profile, gaps = plan.profile, plan.profile.gaps
+    rows = []
+    for model in profile.models.causal_lm:
+        todo = {}
+        for variation, grouping in plan.cells:
+            store = plan.store(model, variation, grouping)
+            store.clean()
+            total = design.grid_size(len(plan.narratives), grouping, plan.people(grouping))
+            sizes = _chunk_sizes(total, gaps.chunk_size, plan.shard)
+            done = store.done()
+            todo[variation, grouping] = (store, sizes, done)
+        remaining = sum(n for _, sizes, done in todo.values() for i, n in sizes.items() if i not in done)
+        if remaining == 0:
+            rows += [_summary(model, v, g, sizes, done, 0, 0.0) for (v, g), (_, sizes, done) in todo.items()]
+            continue
+        backend = make_backend(profile.llm.backend, model, **backend_options(profile))
+        metadata = provenance(
+            backend.info(), template_hash=design.template_hash(), profile=profile.name, shard=plan.shard
+        )
+        bar = tqdm(total=remaining, desc=model, unit="prompt", disable=not progress, smoothing=0.1)
+        try:
+            for (variation, grouping), (store, sizes, done) in todo.items():
+                start = time.perf_counter()
+                bar.set_postfix_str(f"{variation}/{grouping}")
+                prompts = design.grid(plan.narratives, grouping, variation, plan.people(grouping))
+                answered = answer_chunks(
+                    store,
+                    design.chunks(prompts, gaps.chunk_size, plan.shard),
+                    partial(_answer, backend, profile, model),
+                    metadata,
+                    progress=bar.update,
+                )
+                seconds = time.perf_counter() - start
+                rows.append(_summary(model, variation, grouping, sizes, done, answered, seconds))
+        finally:
+            bar.close()
+            backend.close()
+    return pd.DataFrame(rows)
+
+
+def _summary(
+    model: str,
+    variation: str,
+    grouping: str,
+    sizes: dict[int, int],
+    done: set[int],
+    answered: int,
+    seconds: float,
+) -> dict[str, Any]:
+    return {
+        "model": model,
+        "variation": variation,
+        "grouping": grouping,
+        "prompts": sum(sizes.values()),
+        "stored_before": sum(n for i, n in sizes.items() if i in done),
+        "answered": answered,
+        "seconds": round(seconds, 1),
+    }

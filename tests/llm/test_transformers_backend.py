@@ -1,0 +1,195 @@
+"""The transformers backend on the embedded Gemma model (real weights, CPU)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pytest
+import torch
+
+from empathylab.gaps import design
+from empathylab.gaps.reading import parse_response, reading_is_final
+from empathylab.llm import PLAIN_TEMPLATE, Request, format_prompt, load_backend
+from empathylab.llm.trie import summarize_distribution
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return load_backend("transformers", "embedded:gemma-3-270m", device="cpu", batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def requests_():
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "emotion": ["anger", "joy", "fear"],
+            "item_id": [1, 2, 3],
+            "generated_text": [
+                "someone cut me off on the highway",
+                "I passed my driving test on the first try after months of practice",
+                "a dog chased me",
+            ],
+            "first_person_text": ["x"] * 3,
+            "third_person_text": ["y"] * 3,
+        }
+    )
+    prompts = list(design.grid(frame, "religion", "origin", ["a Jew", "a Muslim"]))
+    return [Request(p.system, p.user) for p in prompts]
+
+
+def test_plain_fallback_for_a_base_model(backend, requests_):
+    text, mode = format_prompt(backend.tokenizer, requests_[0])
+    assert mode == "plain" and text == PLAIN_TEMPLATE.format(
+        system=requests_[0].system, user=requests_[0].user
+    )
+    assert text.endswith("Emotion intensity: ")
+
+
+def test_distribution_readout_is_a_distribution_over_the_scale(backend, requests_):
+    probs = backend.score(requests_, 100)
+    assert probs.shape == (len(requests_), 101)
+    assert (probs >= 0).all() and (probs.sum(axis=1) <= 1 + 1e-9).all()
+    summary = summarize_distribution(probs)
+    assert summary.intensity.between(0, 100).all()
+    assert (summary.p_valid > 0.5).all()  # the base model puts most of its mass on numbers
+
+
+def test_batching_and_the_shared_prefix_do_not_change_the_answer(backend, requests_):
+    together = backend.score(requests_, 100)
+    alone = np.stack([backend.score([r], 100)[0] for r in requests_[:3]])
+    assert np.allclose(together[:3], alone, atol=1e-4)
+    backend.share_prefix = False
+    try:
+        assert np.allclose(backend.score(requests_, 100), together, atol=1e-4)
+    finally:
+        backend.share_prefix = True
+
+
+def test_chaining_equals_separate_forward_passes(backend, requests_):
+    """P(answer) read in one pass equals the product of next-token probabilities."""
+    tokenizer, model = backend.tokenizer, backend.model
+    text, _ = format_prompt(tokenizer, requests_[1])
+    ids = tokenizer(text)["input_ids"]
+
+    def next_logprobs(extra: list[int]) -> torch.Tensor:
+        with torch.inference_mode():
+            logits = model(torch.tensor([ids + extra])).logits[0, -1].double()
+        return torch.log_softmax(logits, -1)
+
+    digit = {d: tokenizer.convert_tokens_to_ids(str(d)) for d in range(10)}
+    root, after_four = next_logprobs([]), next_logprobs([digit[4]])
+    p_42 = float(root[digit[4]].exp() * after_four[digit[2]].exp())
+    p_100 = float(
+        root[digit[1]].exp()
+        * next_logprobs([digit[1]])[digit[0]].exp()
+        * next_logprobs([digit[1], digit[0]])[digit[0]].exp()
+    )
+    probs = backend.score([requests_[1]], 100)[0]
+    assert probs[42] == pytest.approx(p_42, rel=1e-3)
+    assert probs[100] == pytest.approx(p_100, rel=1e-3)
+
+
+def test_scale_ten(backend, requests_):
+    probs = backend.score(requests_[:2], 10)
+    assert probs.shape == (2, 11) and (probs.sum(axis=1) <= 1 + 1e-9).all()
+
+
+def test_generate_stops_early_with_the_same_reading(backend, requests_):
+    full = backend.generate(requests_[:2], 24)
+    short = backend.generate(requests_[:2], 24, stop=partial(reading_is_final, scale=100))
+    for long_text, short_text in zip(full, short):
+        assert long_text.startswith(short_text)
+        assert parse_response(long_text, 100) == parse_response(short_text, 100) or (
+            np.isnan(parse_response(long_text, 100)[0]) and np.isnan(parse_response(short_text, 100)[0])
+        )
+    assert sum(map(len, short)) <= sum(map(len, full))
+
+
+def test_info_records_provenance(backend):
+    info = backend.info()
+    assert info["backend"] == "transformers" and info["spec"] == "embedded:gemma-3-270m"
+    assert info["prompt_mode"] == "plain" and info["gguf_sha256"]
+
+
+class _ChatTokenizer:
+    """A tokenizer whose chat template rejects the system role (as Gemma's and some others do)."""
+
+    chat_template = "{{ messages }}"
+
+    def apply_chat_template(self, messages, tokenize=False, add_generation_prompt=True):
+        if any(m["role"] == "system" for m in messages):
+            raise ValueError("System role not supported")
+        return "<user>" + messages[0]["content"] + "<assistant>"
+
+
+def test_chat_template_without_system_role_merges_it_into_the_user_message():
+    text, mode = format_prompt(_ChatTokenizer(), Request("SYS", "USER"))
+    assert mode == "chat-system-in-user" and text == "<user>SYS\n\nUSER<assistant>"
+
+
+def test_generate_reads_the_same_with_and_without_the_shared_prefix(backend, requests_):
+    shared = backend.generate(requests_, 6)
+    backend.share_prefix = False
+    try:
+        assert backend.generate(requests_, 6) == shared
+    finally:
+        backend.share_prefix = True
+
+
+def test_the_prefix_of_a_system_prompt_is_computed_once_and_kept(backend, requests_):
+    system = requests_[0].system
+    group = [r for r in requests_ if r.system == system]
+    first = backend.score(group, 100)
+    kept = backend._prefix
+    assert len(kept[0]) > 10  # the system prompt's tokens at least
+    again = backend.score(group, 100)
+    assert backend._prefix[1] is kept[1]  # reused, not recomputed
+    assert np.array_equal(first, again)
+
+
+def _tiny(config_class, model_class, **extra):
+    from types import SimpleNamespace
+
+    from empathylab.llm.transformers_backend import TransformersBackend
+
+    config = config_class(
+        vocab_size=5000,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=8,
+        **extra,
+    )
+    torch.manual_seed(0)
+    backend = TransformersBackend.__new__(TransformersBackend)
+    backend.model, backend.tokenizer, backend._head = (
+        model_class(config).eval(),
+        SimpleNamespace(bos_token_id=1),
+        None,
+    )
+    return backend
+
+
+def test_the_sliced_output_layer_equals_the_full_one_and_is_used_only_where_plain():
+    from transformers import Gemma2Config, Gemma2ForCausalLM, LlamaConfig, LlamaForCausalLM
+
+    from empathylab.llm.transformers_backend import HEAD_SLICE, _sliced_head
+
+    torch.manual_seed(1)
+    hidden, weight = torch.randn(3, 4, 16), torch.randn(2 * HEAD_SLICE + 7, 16)
+    needed = torch.tensor([0, 5, HEAD_SLICE + 3, 2 * HEAD_SLICE + 6])
+    norm, picked = _sliced_head(hidden, weight, needed)
+    logits = hidden @ weight.T
+    assert torch.allclose(norm, torch.logsumexp(logits.double(), -1, keepdim=True), atol=1e-5)
+    assert torch.allclose(picked, logits[..., needed].double(), atol=1e-5)
+    plain = _tiny(LlamaConfig, LlamaForCausalLM)
+    assert plain._plain_head() is plain.model.get_output_embeddings().weight
+    capped = _tiny(Gemma2Config, Gemma2ForCausalLM, final_logit_softcapping=0.5)
+    assert capped._plain_head() is None  # logits capped by tanh: the model's own path
