@@ -112,7 +112,7 @@ MOVED_KEYS = {
 
 
 class Reading(_Section):
-    """How the generate readout reads a response (:mod:`empathylab.readouts`)."""
+    """How the generate readout reads a response (:mod:`empathylab.gaps.reading`)."""
 
     range: Literal["scale", "authors"] = "scale"
     """scale: answers in [0, S], the paper's text; authors: [0, 100] on every scale, as

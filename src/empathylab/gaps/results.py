@@ -365,7 +365,7 @@ def _normalize(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         raise EmpathylabError(
             f"{source} lacks the required column(s) {', '.join(missing)} (found: {found}). "
             f"A result table needs {', '.join(REQUIRED_COLUMNS)} and may have "
-            f"{', '.join(OPTIONAL_COLUMNS)}; see empathylab.result_tables."
+            f"{', '.join(OPTIONAL_COLUMNS)}; see empathylab.gaps.results."
         )
     frame = frame.reset_index(drop=True)
     out = pd.DataFrame(index=frame.index)
