@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from empathylab.errors import EmpathylabError
 
@@ -181,8 +183,6 @@ def _labels_agreement(args: argparse.Namespace) -> None:
     from empathylab.llmpathy.labelling import label_agreement
     from empathylab.llmpathy.released import released_agreement
 
-    if args.bootstrap < 0:
-        raise EmpathylabError(f"--bootstrap must be 0 (no interval) or more resamples, got {args.bootstrap}.")
     table = label_agreement(args.profile, min_labels=args.min_labels)
     released = released_agreement(n_boot=args.bootstrap)
     keys = ["dataset", "split", "a", "b", "alpha", "alpha_ci_low", "alpha_ci_high", "pearson", "n"]
@@ -221,11 +221,36 @@ def _profile_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="demo", help="profile name or path (default: demo)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line naming the option, as the package's are."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _whole(low: int, high: int) -> Callable[[str], int]:
+    """Return an argparse type: a whole number from ``low`` to ``high``, or a clear error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low:,} to {high:,}, got {value:,}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+SEEDS = _whole(0, 2**32 - 1)
+RESAMPLES = _whole(0, 1_000_000)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``empathylab`` command."""
-    parser = argparse.ArgumentParser(
-        prog="empathylab", description="An executable research compendium on LLMs and empathy."
-    )
+    parser = _Parser(prog="empathylab", description="An executable research compendium on LLMs and empathy.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     data = _group(commands, "data", "the public data files")
@@ -261,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--variation", action="append", help="origin, persona-1..3, 1-person, 3-person, 10-scale (repeatable)"
     )
-    run.add_argument("--items-per-emotion", type=int, help="narratives per emotion")
+    run.add_argument("--items-per-emotion", type=_whole(1, 10_000_000), help="narratives per emotion")
     run.add_argument("--shard", default="1/1", help="k/N: run part k of N (default 1/1)")
     run.add_argument("--out", help="results folder (default: the profile's output_dir/gaps)")
     run.set_defaults(func=_gaps_run)
@@ -288,12 +313,17 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--variation", action="append", help="only this variation (repeatable)")
     analyze.add_argument("--model", action="append", help="only this model spec or folder name (repeatable)")
     analyze.add_argument("--readout", action="append", help="only this readout (repeatable)")
-    analyze.add_argument("--permutations", type=int, default=10_000, help="permutations (default: 10000)")
     analyze.add_argument(
-        "--bootstrap", type=int, default=1000, help="narrative bootstrap resamples, 0 to skip (default: 1000)"
+        "--permutations", type=_whole(1, 10_000_000), default=10_000, help="permutations (default: 10000)"
+    )
+    analyze.add_argument(
+        "--bootstrap",
+        type=RESAMPLES,
+        default=1000,
+        help="narrative bootstrap resamples, 0 to skip (default: 1000)",
     )
     analyze.add_argument("--no-mixed", action="store_true", help="skip the mixed model (the slowest step)")
-    analyze.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    analyze.add_argument("--seed", type=SEEDS, default=0, help="random seed (default: 0)")
     analyze.add_argument("--json", action="store_true", help="one JSON object per line and run")
     analyze.set_defaults(func=_gaps_analyze)
     hum = gaps.add_parser(
@@ -313,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hum.add_argument(
         "--bootstrap",
-        type=int,
+        type=RESAMPLES,
         default=1000,
         help="bootstrap resamples over narratives, 0 to skip (default: 1000)",
     )
@@ -322,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the readers' premium (four mixed models, about a second)",
     )
-    hum.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    hum.add_argument("--seed", type=SEEDS, default=0, help="random seed (default: 0)")
     hum.add_argument(
         "--json",
         action="store_true",
@@ -345,15 +375,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend", choices=["transformers", "vllm", "openai", "fake"], help="default: the profile's"
     )
     size = lrun.add_mutually_exclusive_group()
-    size.add_argument("--sample", type=int, help="essays to label (default: the profile's sample)")
+    size.add_argument(
+        "--sample", type=_whole(1, 10_000_000), help="essays to label (default: the profile's sample)"
+    )
     size.add_argument("--all", action="store_true", help="label all 1,860 public essays")
     lrun.set_defaults(func=_labels_run)
     agree = labels.add_parser("agreement", help="Krippendorff's alpha and Pearson r of every pair of sources")
     _profile_option(agree)
-    agree.add_argument("--min-labels", type=int, default=10, help="least valid labels for a generated source")
+    agree.add_argument(
+        "--min-labels",
+        type=_whole(1, 10_000_000),
+        default=10,
+        help="least valid labels for a generated source",
+    )
     agree.add_argument(
         "--bootstrap",
-        type=int,
+        type=RESAMPLES,
         default=1000,
         help="resamples for the released pairs' alpha interval, 0 to skip (default: 1000)",
     )
@@ -380,8 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--strategy", action="append", choices=["y", "y'", "y_llm"], help="repeatable (finetune)"
     )
-    train.add_argument("--seed", action="append", type=int, help="repeatable (finetune)")
-    train.add_argument("--max-epochs", type=int, help="at most this many epochs (finetune)")
+    train.add_argument("--seed", action="append", type=SEEDS, help="repeatable (finetune)")
+    train.add_argument("--max-epochs", type=_whole(1, 10_000), help="at most this many epochs (finetune)")
     train.add_argument("--llm", choices=["gpt4o", "llama3_70b"], help="released labels behind y' and y_llm")
     train.set_defaults(func=_train)
 
@@ -401,14 +438,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status (2 for bad input, with one message)."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a bad option (one line already printed)
+        return int(exc.code or 0)
     try:
         args.func(args)
     except EmpathylabError as exc:
         print(f"empathylab: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            "empathylab: interrupted; every chunk stored before the interrupt is kept: "
+            "run the same command again to resume.",
+            file=sys.stderr,
+        )
+        return INTERRUPTED
     return 0
 
 
+#: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+
+
+def entry() -> None:
+    """The ``empathylab`` command: :func:`main`, then exit at once after an interrupt.
+
+    After Ctrl-C, requests still in flight to an endpoint would hold the process until
+    their timeout; every finished chunk is already on disk, so the process ends now.
+    """
+    code = main()
+    if code == INTERRUPTED:
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -8,6 +8,7 @@ and what is valid.
 from __future__ import annotations
 
 import difflib
+import reprlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -276,9 +277,22 @@ class Profile(_Section):
 
     name: str
     description: str = ""
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     output_dir: str = Field(default="results/{name}")
+    """Where results go; ``{name}`` is replaced by the profile's name (the only placeholder)."""
+
+    @field_validator("output_dir")
+    @classmethod
+    def _only_the_name_placeholder(cls, value: str) -> str:
+        try:
+            value.format(name="x")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"the only placeholder allowed is {{name}} ({type(exc).__name__}: {exc})"
+            ) from None
+        return value
+
     models: Models = Field(default_factory=Models)
     llm: Llm = Field(default_factory=Llm)
     stimuli: Stimuli = Field(default_factory=Stimuli)
@@ -332,6 +346,10 @@ def _resolve(profile: str | Path) -> Path:
     text = str(profile)
     if text.endswith((".yaml", ".yml")) or "/" in text:
         path = Path(text).expanduser()
+        if path.is_dir():
+            raise ProfileError(
+                f"{path} is a folder; give the path of a profile's YAML file, or a profile's name."
+            )
         if not path.is_file():
             raise ProfileError(f"Profile file {path} does not exist.")
         return path
@@ -358,7 +376,54 @@ def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"unknown key {loc!r}{hint}; valid keys here: {', '.join(valid)}"
     message = error["msg"].removeprefix("Value error, ")
-    return f"{loc}: {message} (got {error.get('input')!r})"
+    return f"{loc}: {message} (got {_short(error.get('input'))})"
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    """Return ``repr(value)`` cut to ``limit`` characters: an error echoes input, boundedly.
+
+    >>> _short("x" * 500, 10)
+    "'xx...xxx'"
+    """
+    shorter = reprlib.Repr()
+    shorter.maxstring = shorter.maxother = limit
+    shorter.maxlist = shorter.maxdict = 8
+    shorter.maxlevel = 3
+    return shorter.repr(value)[: limit + 3]
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses a key given twice in one mapping (YAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"{path} is not valid YAML: {' '.join(str(exc).split())[:400]}") from None
+    if raw is None:
+        raise ProfileError(
+            f"{path} is empty. A profile names at least what it changes from the defaults; "
+            "see params/demo.yaml for a commented example."
+        )
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{path} must hold a mapping of keys, not {type(raw).__name__}.")
+    return raw
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -402,17 +467,13 @@ def load_profile(profile: str | Path | Profile = "demo", **overrides: Any) -> Pr
     else:
         path = _resolve(profile)
         source = str(path)
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ProfileError(f"{path} is not valid YAML: {exc}") from exc
-        if not isinstance(raw, dict):
-            raise ProfileError(f"{path} must hold a mapping of keys, not {type(raw).__name__}.")
+        raw = _read_yaml(path)
         raw.setdefault("name", path.stem)
     raw = _merge(raw, overrides)
     _check_moved(raw, source)
     try:
         return Profile.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(_describe(e, Profile) for e in exc.errors())
+        found = [_describe(e, Profile) for e in exc.errors()]
+        problems = "; ".join(found[:3]) + (f"; and {len(found) - 3} more" if len(found) > 3 else "")
         raise ProfileError(f"{source} is invalid: {problems}.") from None

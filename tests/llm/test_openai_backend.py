@@ -212,16 +212,21 @@ def test_unreachable_endpoint_fails_at_construction() -> None:
     url = f"http://127.0.0.1:{port}/v1"
     with pytest.raises(BackendError, match=rf"{url} is unreachable"):
         OpenAIBackend("m", base_url=url)
-    with pytest.raises(BackendError, match="unreachable") as err:
-        OpenAIBackend("m", base_url=f"http://user:hunter2@127.0.0.1:{port}/v1")
-    assert "hunter2" not in str(err.value)
 
 
-def test_info_strips_credentials_from_the_url() -> None:
-    backend = OpenAIBackend("m", base_url="https://user:hunter2@llm.invalid/v1/", check=False)
+def test_credentials_in_the_url_are_refused_and_never_echoed() -> None:
+    """``user:pw@`` would go out as Basic auth in place of the key, and servers echo headers."""
+    for url in ("https://user:hunter2@llm.invalid/v1/", "http://alice:pw@127.0.0.1:9/v1", "http://tok@h/v1"):
+        with pytest.raises(BackendError, match="holds a user name or password") as err:
+            OpenAIBackend("m", base_url=url, check=False)
+        assert (
+            "hunter2" not in str(err.value)
+            and "alice:pw" not in str(err.value)
+            and "tok@" not in str(err.value)
+        )
+    backend = OpenAIBackend("m", base_url="https://llm.invalid/v1/", check=False)
     info = backend.info()
     assert info["base_url"] == "https://llm.invalid/v1"
-    assert "hunter2" not in str(info) + repr(backend)
     assert (info["backend"], info["model"], info["concurrency"]) == ("openai", "m", "8")
     with pytest.raises(BackendError, match="must start with http"):
         OpenAIBackend("m", base_url="localhost:8000/v1", check=False)
@@ -292,3 +297,72 @@ def test_top_p_is_sent_only_when_set() -> None:
         first, second = server.calls("/chat/completions")
         assert (first.body["temperature"], first.body["top_p"]) == (0, 0.01)
         assert "top_p" not in second.body
+
+
+def test_ctrl_c_against_a_hung_server_stops_at_once_with_one_line(tmp_path, mirror):
+    """Queued requests are dropped and retries stopped; the process does not wait for the server."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    hung = scripted_handler([OK], models=(200, {}, models_listing(["m"])), delay=lambda r: 60)
+    with FakeServer(hung) as server:
+        profile = tmp_path / "hung.yaml"
+        profile.write_text(
+            yaml.safe_dump(
+                {
+                    "name": "hung",
+                    "output_dir": str(tmp_path / "results"),
+                    "stimuli": {"items_per_emotion": 1},
+                    "llm": {"backend": "openai", "api": {"base_url": server.url, "concurrency": 2}},
+                    "gaps": {"groupings": ["religion"], "variations": ["origin"], "readout": "generate"},
+                }
+            )
+        )
+        env = {**os.environ, "TQDM_DISABLE": "1", "OPENAI_API_KEY": "sk-test"}
+        cmd = [
+            sys.executable,
+            "-m",
+            "empathylab.cli",
+            "gaps",
+            "run",
+            "--profile",
+            str(profile),
+            "--model",
+            "m",
+        ]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 60
+        while (
+            not any(r.path.endswith("/chat/completions") for r in server.received) and time.time() < deadline
+        ):
+            time.sleep(0.05)
+        started = time.time()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        took = time.time() - started
+    assert proc.returncode == 130 and took < 5, (proc.returncode, took)
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == (
+        "empathylab: interrupted; every chunk stored before the interrupt is kept: "
+        "run the same command again to resume."
+    )
+
+
+def test_the_served_model_is_recorded_with_every_chunk(tmp_path) -> None:
+    import pandas as pd
+
+    from empathylab.llm import ChunkStore, answer_chunks, provenance, read_metadata
+
+    def ask(texts):
+        return pd.DataFrame({"answer": backend.generate([Request("s", t) for t in texts])})
+
+    with FakeServer(scripted_handler([(200, {}, chat_answer("42", model="served-7b"))])) as server:
+        backend = OpenAIBackend("m", base_url=server.url, check=False)
+        store = ChunkStore(tmp_path, {"task": "t"}, columns=("answer",))
+        answer_chunks(store, enumerate([["a"], ["b"]]), ask, lambda: provenance(backend.info()))
+    first = read_metadata(next(tmp_path.glob("chunk-*.parquet")))
+    assert first["server_model"] == "served-7b" and first["model"] == "m"

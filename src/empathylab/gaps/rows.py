@@ -37,9 +37,8 @@ def read_results(root: str | Path) -> pd.DataFrame:
     One row per prompt with the :data:`COLUMNS`, sorted by model, readout, variation,
     grouping and prompt id, so the order does not depend on how the run was chunked.
     """
-    try:
-        frame = read_chunks(root, what="results")
-    except EmpathylabError:
-        raise EmpathylabError(f"No stored results under {root}: run `empathylab gaps run` first.") from None
+    if not any(Path(root).rglob("chunk-*.parquet")):
+        raise EmpathylabError(f"No stored results under {root}: run `empathylab gaps run` first.")
+    frame = read_chunks(root)
     keys = ["model", "readout", "variation", "grouping", "prompt_id"]
     return frame.sort_values(keys, kind="stable").reset_index(drop=True)

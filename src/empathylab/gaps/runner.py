@@ -283,8 +283,8 @@ def run_gaps(
             rows += [_summary(model, v, g, sizes, done, 0, 0.0) for (v, g), (_, sizes, done) in todo.items()]
             continue
         backend = make_backend(profile.llm.backend, model, **backend_options(profile))
-        metadata = provenance(
-            backend.info(), template_hash=design.template_hash(), profile=profile.name, shard=plan.shard
+        metadata = partial(
+            _provenance, backend, template_hash=design.template_hash(), profile=profile.name, shard=plan.shard
         )
         bar = tqdm(total=remaining, desc=model, unit="prompt", disable=not progress, smoothing=0.1)
         try:
@@ -305,6 +305,10 @@ def run_gaps(
             bar.close()
             backend.close()
     return pd.DataFrame(rows)
+
+
+def _provenance(backend: Backend, **extra: Any) -> dict[str, str]:
+    return provenance(backend.info(), **extra)
 
 
 def _summary(

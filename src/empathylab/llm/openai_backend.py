@@ -119,6 +119,12 @@ class OpenAIBackend(Backend):
                 f"openai backend: base_url {redact_url(base_url)!r} must start with http:// or "
                 "https:// (e.g. http://localhost:8000/v1)."
             )
+        if "@" in urlsplit(base_url).netloc:
+            raise BackendError(
+                f"openai backend: base_url {redact_url(base_url)!r} (as shown) holds a user name or "
+                "password before '@'; they would be sent in place of the API key and could be echoed "
+                f"back. Remove them and give the key in the environment variable {api_key_env}."
+            )
         self.model = model
         self.base_url = base_url.rstrip("/")
         self.shown_url = redact_url(self.base_url)
@@ -269,9 +275,17 @@ class OpenAIBackend(Backend):
         if not payloads:
             return []
         self._abort.clear()
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(payloads))) as pool:
+        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(payloads)))
+        try:
             futures = [pool.submit(self._post, p) for p in payloads]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        except KeyboardInterrupt:
+            # Ctrl-C: drop the queued requests and stop the others' retries; do not wait
+            # for the ones in flight (they end at their timeout; nothing is stored from them).
+            self._abort.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        with pool:  # every request has ended: the pool exits at once
             failed = [f for f in futures if f in done and f.exception() is not None]
             if failed:
                 self._abort.set()  # stop the others' retries; the pool exits when they return

@@ -38,7 +38,7 @@ def answer_chunks(
     store: ChunkStore,
     chunks: Iterable[tuple[int, T]],
     answer: Callable[[T], pd.DataFrame],
-    metadata: dict[str, str],
+    metadata: dict[str, str] | Callable[[], dict[str, str]],
     *,
     size: Callable[[T], int] = len,
     progress: Callable[[int], object] | None = None,
@@ -47,7 +47,9 @@ def answer_chunks(
 
     ``chunks`` yields ``(index, items)``; ``answer(items)`` returns the chunk's rows,
     stored as chunk ``index`` with ``metadata`` plus the chunk's index and the time it
-    was written. ``progress(n)`` is called with each stored chunk's size.
+    was written; a callable ``metadata`` is called after each chunk is answered (a backend
+    learns some of its provenance, such as the model an endpoint served, only by answering).
+    ``progress(n)`` is called with each stored chunk's size.
 
     >>> import tempfile
     >>> store = ChunkStore(tempfile.mkdtemp(), {"task": "squares"}, columns=("x", "y"))
@@ -64,7 +66,8 @@ def answer_chunks(
             continue
         frame = answer(items)
         written = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        store.write(index, frame, {**metadata, "chunk": str(index), "written": written})
+        meta = metadata() if callable(metadata) else metadata
+        store.write(index, frame, {**meta, "chunk": str(index), "written": written})
         answered += size(items)
         if progress is not None:
             progress(size(items))

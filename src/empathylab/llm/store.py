@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
+import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,9 @@ import pandas as pd
 from empathylab.errors import EmpathylabError
 
 __all__ = [
+    "check_writable",
+    "verify_chunk",
+    "checksum_path",
     "ChunkStore",
     "model_slug",
     "read_chunks",
@@ -31,6 +37,7 @@ __all__ = [
     "read_frame",
 ]
 
+logger = logging.getLogger("empathylab.llm.store")
 _CHUNK = re.compile(r"^chunk-(\d+)\.parquet$")
 
 
@@ -56,9 +63,10 @@ class ChunkStore:
         self.folder = Path(folder)
         self.columns = tuple(columns)
         self.design = json.loads(json.dumps(design, sort_keys=True))
+        check_writable(self.folder)
         stored = self.folder / "design.json"
         if stored.is_file():
-            old = json.loads(stored.read_text(encoding="utf-8"))
+            old = _read_design(stored)
             if old != self.design:
                 keys = sorted(k for k in set(old) | set(self.design) if old.get(k) != self.design.get(k))
                 diff = "; ".join(f"{k}: stored {old.get(k)!r}, now {self.design.get(k)!r}" for k in keys)
@@ -66,6 +74,17 @@ class ChunkStore:
                     f"{self.folder} holds results of a different design ({diff}). Nothing was "
                     "changed: write elsewhere with --out, or delete that folder to start over."
                 )
+        elif chunks := self._chunk_files():
+            raise EmpathylabError(
+                f"{self.folder} holds {len(chunks)} chunk(s) but no design.json, so what they answer "
+                "cannot be checked. Nothing was changed: restore its design.json, write elsewhere "
+                "with --out, or delete that folder to start over."
+            )
+
+    def _chunk_files(self) -> list[Path]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(p for p in self.folder.iterdir() if _CHUNK.match(p.name))
 
     def _write_design(self) -> None:
         path = self.folder / "design.json"
@@ -74,10 +93,21 @@ class ChunkStore:
             _atomic_write(path, json.dumps(self.design, indent=1, sort_keys=True).encode())
 
     def done(self) -> set[int]:
-        """Return the indices of the chunks already stored."""
-        if not self.folder.is_dir():
-            return set()
-        return {int(m.group(1)) for p in self.folder.iterdir() if (m := _CHUNK.match(p.name))}
+        """Return the indices of the chunks stored whole.
+
+        Every chunk is verified (:func:`verify_chunk`); one that fails is moved to the
+        folder's ``set-aside/`` (never deleted), reported in one line, and left out, so the
+        run answers it again.
+        """
+        indices = set()
+        for path in self._chunk_files():
+            problem = verify_chunk(path)
+            if problem is None:
+                indices.add(int(_CHUNK.match(path.name).group(1)))
+            else:
+                kept = _set_aside(path)
+                logger.warning("%s %s; moved to %s, it will be answered again.", path, problem, kept)
+        return indices
 
     def write(self, index: int, rows: pd.DataFrame, metadata: dict[str, str]) -> Path:
         """Store chunk ``index`` atomically with ``metadata`` in the Parquet footer."""
@@ -96,20 +126,120 @@ class ChunkStore:
         try:
             pq.write_table(table, tmp)
             with open(tmp, "rb") as fh:
+                digest = hashlib.sha256(fh.read()).hexdigest()
                 os.fsync(fh.fileno())
+            # The checksum lands before the chunk, so a chunk in place always has its own.
+            _atomic_write(checksum_path(target), f"{digest}\n".encode())
             os.replace(tmp, target)
+        except OSError as exc:
+            raise EmpathylabError(f"Could not write {target}: {exc.strerror or exc}.") from None
         finally:
-            tmp.unlink(missing_ok=True)
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:  # the first error is the one to report
+                pass
         return target
 
     def clean(self) -> int:
         """Delete temporary files left by killed runs; return how many."""
         if not self.folder.is_dir():
             return 0
-        stale = list(self.folder.glob(".chunk-*.tmp-*"))
+        stale = list(self.folder.glob(".chunk-*.tmp-*")) + list(self.folder.glob(".chunk-*.sha256.tmp-*"))
         for path in stale:
             path.unlink(missing_ok=True)
         return len(stale)
+
+
+def checksum_path(chunk: Path) -> Path:
+    """Return where a chunk's SHA-256 is kept: ``chunk-<index>.parquet.sha256`` beside it."""
+    return chunk.with_name(chunk.name + ".sha256")
+
+
+def verify_chunk(path: str | Path, data: bytes | None = None) -> str | None:
+    """Return None when the chunk at ``path`` is whole, else what is wrong with it.
+
+    A chunk is whole when its bytes match the SHA-256 recorded when it was written. A
+    chunk written before checksums existed has none: it is whole if it reads as Parquet.
+    ``data`` are the file's bytes when the caller has read them already.
+
+    >>> import tempfile
+    >>> store = ChunkStore(tempfile.mkdtemp(), {"task": "demo"}, columns=("a",))
+    >>> path = store.write(0, pd.DataFrame({"a": [1, 2]}), {})
+    >>> verify_chunk(path) is None
+    True
+    >>> _ = path.write_bytes(path.read_bytes()[:-20])
+    >>> verify_chunk(path)
+    'does not match the checksum recorded when it was written'
+    """
+    path = Path(path)
+    data = path.read_bytes() if data is None else data
+    sidecar = checksum_path(path)
+    if sidecar.is_file():
+        if hashlib.sha256(data).hexdigest() != sidecar.read_text(encoding="ascii").strip():
+            return "does not match the checksum recorded when it was written"
+        return None
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_table(pa.BufferReader(data))
+    except Exception as exc:  # pyarrow raises several kinds for a damaged file
+        return f"does not read as Parquet ({type(exc).__name__})"
+    return None
+
+
+def _set_aside(path: Path) -> Path:
+    """Move a damaged chunk (and its checksum) to ``set-aside/``; return its new path."""
+    aside = path.parent / "set-aside"
+    aside.mkdir(exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    target = aside / f"{path.name}.{stamp}"
+    os.replace(path, target)
+    sidecar = checksum_path(path)
+    if sidecar.is_file():
+        os.replace(sidecar, aside / f"{sidecar.name}.{stamp}")
+    return target
+
+
+def check_writable(folder: str | Path) -> None:
+    """Raise :class:`~empathylab.errors.EmpathylabError` unless ``folder`` is, or can be made, a
+    writable folder. Nothing is left behind: the test writes and removes one empty file in
+    the nearest folder that exists.
+
+    >>> import tempfile, pathlib
+    >>> a_file = pathlib.Path(tempfile.mkstemp()[1])
+    >>> check_writable(a_file / "results")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    empathylab.errors.EmpathylabError: Cannot write results to .../results: ... is a file, not a folder.
+    """
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise EmpathylabError(f"Cannot write results to {folder}: {existing} is a file, not a folder.")
+    try:
+        handle, probe = tempfile.mkstemp(dir=existing, prefix=".empathylab-write-test-")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise EmpathylabError(
+            f"Cannot write results to {folder}: {existing}: {exc.strerror or exc}."
+        ) from None
+
+
+def _read_design(path: Path) -> dict[str, Any]:
+    try:
+        design = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EmpathylabError(
+            f"{path} is damaged ({exc}), so the chunks beside it cannot be checked. Nothing was "
+            "changed: restore it, write elsewhere with --out, or delete that folder to start over."
+        ) from None
+    if not isinstance(design, dict):
+        raise EmpathylabError(f"{path} must hold a JSON object, not {type(design).__name__}.")
+    return design
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -132,12 +262,27 @@ def read_chunks(
     >>> read_chunks(store.folder)["a"].tolist()
     [1, 2]
     """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     files = sorted(Path(folder).rglob("chunk-*.parquet"))
     if not files:
         raise EmpathylabError(f"No stored {what} under {folder}.")
-    frame = pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
+    tables, damaged = [], []
+    for path in files:
+        data = path.read_bytes()
+        problem = verify_chunk(path, data)
+        if problem is None:
+            tables.append(pq.read_table(pa.BufferReader(data)))
+        else:
+            damaged.append(f"{path} {problem}")
+    if damaged:
+        raise EmpathylabError(
+            f"{len(damaged)} stored chunk(s) are damaged: {'; '.join(damaged[:3])}"
+            f"{'; ...' if len(damaged) > 3 else ''}. Run the same command that wrote them again: "
+            "it sets them aside and answers them anew."
+        )
+    frame = pd.concat([t.to_pandas() for t in tables], ignore_index=True)
     return frame[list(columns)] if columns is not None else frame
 
 

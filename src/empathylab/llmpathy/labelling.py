@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from empathylab import metrics
+from empathylab.errors import EmpathylabError
 from empathylab.llmpathy import newsemp, splits
 from empathylab.profiles import Profile, load_profile
 
@@ -84,6 +85,11 @@ def label_sample(
     backend = backend or settings.backend or cfg.llm.backend
     frame = newsemp.public_essays()
     size = sample or settings.sample
+    if size is not None and size > len(frame):
+        raise EmpathylabError(
+            f"A sample of {size:,} essays is more than the {len(frame):,} public essays; "
+            "label them all with --all (or llmpathy.labelling.sample: null)."
+        )
     if size is not None and size < len(frame):
         frame = frame.sample(size, random_state=cfg.seed).sort_index()
     out_dir = results_dir(cfg) / "labels"

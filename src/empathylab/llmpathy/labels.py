@@ -366,7 +366,10 @@ def run_labels(
     stored = store.done()
     chunks = [i for i in range(math.ceil(len(essays) / chunk_size)) if i not in stored]
     if chunks:
-        metadata = provenance(backend.info(), prompt=prompt, prompt_sha256=prompt_hash(prompt))
+
+        def metadata() -> dict[str, str]:  # after each chunk: an endpoint names its model by answering
+            return provenance(backend.info(), prompt=prompt, prompt_sha256=prompt_hash(prompt))
+
         remaining = sum(len(essays.iloc[i * chunk_size : (i + 1) * chunk_size]) for i in chunks)
         disable = not progress or os.environ.get("TQDM_DISABLE", "") not in ("", "0")
         with tqdm(total=remaining, desc=f"{prompt} labels", unit="essay", disable=disable) as bar:
@@ -389,12 +392,9 @@ def run_labels(
 
 
 def _read_folder(folder: Path) -> pd.DataFrame:
-    try:
-        frame = read_chunks(folder, LABEL_COLUMNS, what="labels")
-    except EmpathylabError:
-        raise EmpathylabError(
-            f"No stored labels under {folder}: run `empathylab labels run` first."
-        ) from None
+    if not any(Path(folder).rglob("chunk-*.parquet")):
+        raise EmpathylabError(f"No stored labels under {folder}: run `empathylab labels run` first.")
+    frame = read_chunks(folder, LABEL_COLUMNS)
     frame["raw"] = frame["raw"].map(list)
     return frame
 

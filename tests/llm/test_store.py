@@ -1,0 +1,132 @@
+"""The store never lies: verified chunks, fingerprints that must be there, clear write errors."""
+
+from __future__ import annotations
+
+import errno
+import json
+import random
+
+import pandas as pd
+import pytest
+import yaml
+
+from empathylab.cli import main
+from empathylab.errors import EmpathylabError
+from empathylab.gaps.rows import read_results
+from empathylab.gaps.runner import plan_run, run_gaps
+from empathylab.llm.store import ChunkStore, checksum_path, read_chunks, verify_chunk
+
+
+def _store(tmp_path, n_chunks: int = 3) -> ChunkStore:
+    store = ChunkStore(tmp_path / "store", {"task": "test"}, columns=("i", "x"))
+    for k in range(n_chunks):
+        store.write(k, pd.DataFrame({"i": range(k * 10, k * 10 + 10), "x": [0.5] * 10}), {})
+    return store
+
+
+@pytest.fixture
+def profile(tmp_path, mirror):
+    path = tmp_path / "tiny.yaml"
+    data = {
+        "name": "tiny",
+        "output_dir": str(tmp_path / "results"),
+        "stimuli": {"items_per_emotion": 1},
+        "llm": {"backend": "fake"},
+        "gaps": {
+            "groupings": ["religion"],
+            "variations": ["origin"],
+            "identities": {"religion": ["a person", "a Jew", "a Muslim"]},
+            "chunk_size": 10,
+        },
+    }
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_every_single_bit_flip_of_a_chunk_is_caught(tmp_path):
+    store = _store(tmp_path, 1)
+    path = next(store.folder.glob("chunk-*.parquet"))
+    original = path.read_bytes()
+    rng = random.Random(0)
+    for _ in range(300):
+        flipped = bytearray(original)
+        at = rng.randrange(len(flipped))
+        flipped[at] ^= 1 << rng.randrange(8)
+        assert verify_chunk(path, bytes(flipped)) is not None, f"a flip at byte {at} went unnoticed"
+    assert verify_chunk(path) is None
+
+
+def test_a_truncated_chunk_is_set_aside_and_answered_again(profile, caplog):
+    plan = plan_run(profile, check_model=False)
+    run_gaps(plan, progress=False)
+    straight = read_results(plan.root)
+    chunk = sorted(plan.root.rglob("chunk-*.parquet"))[3]
+    chunk.write_bytes(chunk.read_bytes()[:600])
+    with pytest.raises(EmpathylabError, match=f"1 stored chunk.*damaged: {chunk}"):
+        read_results(plan.root)
+    summary = run_gaps(plan, progress=False)
+    assert summary.loc[0, "answered"] == 10 and summary.loc[0, "stored_before"] == 98
+    assert "it will be answered again" in caplog.text and str(chunk) in caplog.text
+    aside = list((chunk.parent / "set-aside").iterdir())
+    assert len(aside) == 2 and any(len(p.read_bytes()) == 600 for p in aside)  # kept, not deleted
+    pd.testing.assert_frame_equal(read_results(plan.root), straight)
+
+
+def test_a_chunk_written_before_checksums_is_read_if_it_parses(tmp_path):
+    store = _store(tmp_path, 2)
+    for sidecar in store.folder.glob("*.sha256"):
+        sidecar.unlink()
+    assert store.done() == {0, 1} and len(read_chunks(store.folder)) == 20
+    broken = store.folder / "chunk-00000001.parquet"
+    broken.write_bytes(b"not parquet at all")
+    assert store.done() == {0} and not broken.exists()
+
+
+def test_a_folder_without_its_fingerprint_is_refused(tmp_path):
+    store = _store(tmp_path)
+    (store.folder / "design.json").unlink()
+    with pytest.raises(EmpathylabError, match="3 chunk.*but no design.json"):
+        ChunkStore(store.folder, {"task": "other"}, columns=("i", "x"))
+    assert len(list(store.folder.glob("chunk-*.parquet"))) == 3
+
+
+def test_a_damaged_fingerprint_is_named(tmp_path):
+    store = _store(tmp_path)
+    (store.folder / "design.json").write_text('{"task": "te')
+    with pytest.raises(EmpathylabError, match=r"design.json is damaged"):
+        ChunkStore(store.folder, {"task": "test"}, columns=("i", "x"))
+
+
+def test_an_output_path_that_is_a_file_stops_before_any_model_loads(profile, tmp_path, capsys):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    code = main(["gaps", "run", "--profile", str(profile), "--backend", "transformers", "--out", str(a_file)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"{a_file} is a file, not a folder" in err
+
+
+def test_a_failed_write_names_the_path_and_cause_and_leaves_nothing(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    store = ChunkStore(tmp_path / "store", {"task": "test"}, columns=("i",))
+
+    def full(table, where, **kwargs):
+        open(where, "wb").close()
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pq, "write_table", full)
+    with pytest.raises(EmpathylabError, match=r"Could not write .*chunk-00000000.parquet: No space left"):
+        store.write(0, pd.DataFrame({"i": [1]}), {})
+    assert sorted(p.name for p in store.folder.iterdir()) == ["design.json"]
+    assert not checksum_path(store.folder / "chunk-00000000.parquet").exists()
+
+
+def test_the_checksum_is_recorded_beside_each_chunk(tmp_path):
+    store = _store(tmp_path, 1)
+    chunk = store.folder / "chunk-00000000.parquet"
+    recorded = checksum_path(chunk).read_text().strip()
+    import hashlib
+
+    assert recorded == hashlib.sha256(chunk.read_bytes()).hexdigest()
+    assert json.loads((store.folder / "design.json").read_text()) == {"task": "test"}

@@ -1,0 +1,88 @@
+"""The catalogue of bad input: each case, the one line it gets, and that nothing was written.
+
+Every row is a reproduced case from the issue on trust (issue 13); the message is matched
+as the user sees it on stderr, with exit status 2. Cases about stored chunks (damaged,
+truncated, without their design.json) are in ``tests/llm/test_store.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from empathylab.cli import main
+
+ALIAS_BOMB = 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n' + (
+    "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+)
+
+#: (case, profile file content or None, command after `empathylab`, expected in the one line)
+CASES = [
+    (
+        "a negative seed",
+        "name: x\nseed: -1\n",
+        ["profile", "show"],
+        "seed: Input should be greater than or equal to 0",
+    ),
+    (
+        "a seed past 2**32",
+        "name: x\nseed: 4294967296\n",
+        ["profile", "show"],
+        "seed: Input should be less than",
+    ),
+    (
+        "a typo in output_dir",
+        "name: x\noutput_dir: results/{nam}\n",
+        ["profile", "show"],
+        "only placeholder allowed is {name}",
+    ),
+    ("a profile that is not UTF-8", b"name: caf\xe9\n", ["profile", "show"], "is not UTF-8 text"),
+    ("an empty profile", "", ["profile", "show"], "is empty"),
+    (
+        "a key given twice",
+        "name: x\nseed: 1\nseed: 2\n",
+        ["profile", "show"],
+        "the key 'seed' is given twice",
+    ),
+    (
+        "a key that moved",
+        "name: x\ngaps:\n  backend: vllm\n",
+        ["profile", "show"],
+        "gaps.backend -> llm.backend",
+    ),
+    ("a YAML alias bomb", ALIAS_BOMB, ["profile", "show"], "unknown key"),
+    (
+        None,
+        None,
+        ["gaps", "analyze", "results", "--permutations", str(10**12)],
+        "--permutations: must be from 1 to",
+    ),
+    (None, None, ["gaps", "analyze", "results", "--bootstrap", "-1"], "--bootstrap: must be from 0 to"),
+    (None, None, ["labels", "agreement", "--min-labels", "-5"], "--min-labels: must be from 1 to"),
+    (None, None, ["gaps", "run", "--items-per-emotion", "zero"], "'zero' is not a whole number"),
+]
+
+
+@pytest.mark.parametrize(
+    "case, content, command, expected", CASES, ids=[c[0] or " ".join(c[2]) for c in CASES]
+)
+def test_each_bad_input_gets_one_line(tmp_path, capsys, case, content, command, expected):
+    argv = list(command)
+    if content is not None:
+        path = tmp_path / "bad.yaml"
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        argv.append(str(path))  # every profile case runs `empathylab profile show PATH`
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and len(err) < 700, err[:300]
+    assert expected in err
+
+
+def test_a_folder_given_as_profile_is_called_a_folder(tmp_path, capsys):
+    assert main(["gaps", "run", "--profile", str(tmp_path) + "/"]) == 2
+    assert "is a folder; give the path of a profile's YAML file" in capsys.readouterr().err
+
+
+def test_a_sample_larger_than_the_essays_is_refused_before_any_model_loads(mirror, capsys):
+    assert main(["labels", "run", "--sample", "100000"]) == 2
+    err = capsys.readouterr().err
+    assert "A sample of 100,000 essays is more than the 1,860 public essays" in err
