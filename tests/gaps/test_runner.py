@@ -284,3 +284,13 @@ def test_cli_gaps_run_passes_the_reading_range(profile, tmp_path, capsys, monkey
         and "gaps.reading.range: Input should be 'scale' or 'authors'" in err
     )
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_a_run_in_another_precision_does_not_resume_a_float32_store(profile):
+    """A bfloat16 run once resumed a float32 folder (answers 0.09 apart on the 0–10 scale)."""
+    plan = plan_run(profile, check_model=False)
+    run_gaps(plan, progress=False, make_backend=fake)
+    model = plan.profile.models.causal_lm[0]
+    assert "dtype" not in plan.store(model, "origin", "religion").design  # float32 on a CPU, as before
+    with pytest.raises(EmpathylabError, match=r"different design \(dtype: stored None, now 'bfloat16'\)"):
+        plan_run(load_profile(profile, llm={"dtype": "bfloat16"}), out=plan.root, check_model=False)

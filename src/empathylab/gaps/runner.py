@@ -30,7 +30,7 @@ from empathylab.llm.store import ChunkStore, model_slug
 from empathylab.llm.trie import summarize_distribution
 from empathylab.profiles import Profile, load_profile
 
-__all__ = ["RunPlan", "plan_run", "plan_second_readout", "run_gaps"]
+__all__ = ["RunPlan", "plan_run", "plan_second_readout", "run_gaps", "numerics"]
 
 
 @dataclass(frozen=True)
@@ -101,11 +101,41 @@ class RunPlan:
         }
         if llm.backend == "fake":  # its settings move every answer
             fingerprint["fake"] = llm.fake.model_dump()
+        fingerprint.update(numerics(self.profile))
         scale = design.VARIATIONS[variation][1]
         if gaps.readout == "generate" and answer_bound(scale, gaps.reading.range) != scale:
             fingerprint["reading_range"] = gaps.reading.range
         folder = self.root / model_slug(model) / gaps.readout / variation / grouping
         return ChunkStore(folder, fingerprint, columns=COLUMNS)
+
+
+def numerics(profile: Profile) -> dict[str, str]:
+    """Return what, besides the design, moves the numbers a local model gives: its precision
+    and the kind of device, where they differ from float32 on a CPU.
+
+    float32 on a CPU is what every store was written with before these entered the
+    fingerprint, so those stores keep theirs. ``auto`` is float32 on a CPU and the
+    checkpoint's own precision on a GPU; a GPU's kernels do not give a CPU's numbers bit for
+    bit, so the device kind is recorded too. Endpoints and the fake backend record nothing.
+
+    >>> numerics(load_profile("demo")), numerics(load_profile("demo", llm={"dtype": "bfloat16"}))
+    ({}, {'dtype': 'bfloat16'})
+    >>> numerics(load_profile("paper"))
+    {'dtype': 'auto', 'device': 'cuda'}
+    """
+    from empathylab.llm.weights import pick_device
+
+    llm = profile.llm
+    if llm.backend not in ("transformers", "vllm"):
+        return {}
+    kind = "cuda" if llm.backend == "vllm" else pick_device(profile.device).split(":")[0]
+    dtype = "float32" if llm.dtype == "auto" and kind == "cpu" else llm.dtype
+    out = {}
+    if dtype != "float32":
+        out["dtype"] = dtype
+    if kind != "cpu":
+        out["device"] = kind
+    return out
 
 
 def plan_run(
