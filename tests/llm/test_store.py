@@ -130,3 +130,79 @@ def test_the_checksum_is_recorded_beside_each_chunk(tmp_path):
 
     assert recorded == hashlib.sha256(chunk.read_bytes()).hexdigest()
     assert json.loads((store.folder / "design.json").read_text()) == {"task": "test"}
+
+
+def _slow_run(root: str, answered_log: str) -> None:
+    """One of two concurrent runs: 12 chunks of 5 items, each answered in 50 ms."""
+    import time
+
+    from empathylab.llm.runs import answer_chunks
+
+    store = ChunkStore(root, {"task": "concurrent"}, columns=("i",))
+    store.clean()
+
+    def answer(items):
+        time.sleep(0.05)
+        with open(answered_log, "a") as log:
+            log.write("".join(f"{i}\n" for i in items))
+        return pd.DataFrame({"i": items})
+
+    answer_chunks(store, ((k, list(range(5 * k, 5 * k + 5))) for k in range(12)), answer, {})
+
+
+def test_two_runs_on_one_store_answer_every_item_once(tmp_path):
+    import multiprocessing
+
+    log = tmp_path / "answered.txt"
+    context = multiprocessing.get_context("spawn")
+    runs = [context.Process(target=_slow_run, args=(str(tmp_path / "store"), str(log))) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(60)
+    assert [run.exitcode for run in runs] == [0, 0]
+    answered = [int(x) for x in log.read_text().split()]
+    assert sorted(answered) == list(range(60))  # every item once: none twice, none missing
+    assert sorted(read_chunks(tmp_path / "store")["i"]) == list(range(60))
+    assert not list((tmp_path / "store").glob(".claim-*")) and not list((tmp_path / "store").glob(".*tmp-*"))
+
+
+def test_a_claim_is_exclusive_and_released_when_its_owner_dies(tmp_path):
+    import subprocess
+    import sys
+
+    store = ChunkStore(tmp_path / "store", {"task": "t"}, columns=("i",))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from empathylab.llm.store import ChunkStore; "
+            f"ChunkStore({str(store.folder)!r}, {{'task': 't'}}, columns=('i',)).claim(3); print('held', flush=True); "
+            "time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    assert store.claim(3) is None  # held by the other process
+    mine = store.claim(4)
+    assert mine is not None and json.loads((store.folder / ".claim-00000004").read_text())["pid"] > 0
+    mine.release()
+    holder.kill()
+    holder.wait()
+    taken = store.claim(3)  # the dead owner's lock went with it
+    assert taken is not None
+    taken.release()
+
+
+def test_clean_leaves_a_live_writers_temporary_file_alone(tmp_path):
+    import os
+    import socket
+
+    store = _store(tmp_path, 1)
+    host = socket.gethostname().replace("-", "_")
+    live = store.folder / f".chunk-00000009.parquet.tmp-{host}-{os.getpid()}"
+    dead = store.folder / f".chunk-00000008.parquet.tmp-{host}-999999999"
+    live.write_bytes(b"x")
+    dead.write_bytes(b"x")
+    assert store.clean() == 1 and live.exists() and not dead.exists()

@@ -3,7 +3,9 @@
 A run is a sequence of numbered chunks of work for one :class:`~empathylab.llm.store.ChunkStore`.
 :func:`answer_chunks` skips the chunks already stored, answers the others one by one and
 stores each atomically with its provenance, so a run killed at any moment resumes where
-it stopped and a finished run asks nothing. Part I's runner and Part II's labelling
+it stopped and a finished run asks nothing. Each chunk is claimed before it is answered
+(:meth:`~empathylab.llm.store.ChunkStore.claim`), so several runs, or workers, can share
+one store: every chunk is answered once. Part I's runner and Part II's labelling
 differ only in how a chunk is answered.
 """
 
@@ -64,10 +66,16 @@ def answer_chunks(
     for index, items in chunks:
         if index in done:
             continue
-        frame = answer(items)
-        written = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        meta = metadata() if callable(metadata) else metadata
-        store.write(index, frame, {**meta, "chunk": str(index), "written": written})
+        claim = store.claim(index)
+        if claim is None:  # another run is answering it, or has just stored it
+            continue
+        try:
+            frame = answer(items)
+            written = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            meta = metadata() if callable(metadata) else metadata
+            store.write(index, frame, {**meta, "chunk": str(index), "written": written})
+        finally:
+            claim.release()
         answered += size(items)
         if progress is not None:
             progress(size(items))

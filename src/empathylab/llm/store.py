@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import re
+import socket
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +30,7 @@ __all__ = [
     "verify_chunk",
     "checksum_path",
     "ChunkStore",
+    "Claim",
     "model_slug",
     "read_chunks",
     "read_metadata",
@@ -122,7 +124,7 @@ class ChunkStore:
         meta = {**(table.schema.metadata or {}), b"empathylab": json.dumps(metadata).encode()}
         table = table.replace_schema_metadata(meta)
         target = self.folder / f"chunk-{index:08d}.parquet"
-        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+        tmp = target.with_name(f".{target.name}.tmp-{_writer_tag()}")
         try:
             pq.write_table(table, tmp)
             with open(tmp, "rb") as fh:
@@ -141,13 +143,90 @@ class ChunkStore:
         return target
 
     def clean(self) -> int:
-        """Delete temporary files left by killed runs; return how many."""
+        """Delete temporary files left by runs that are gone; return how many.
+
+        A temporary file names its writer (host and process id); one whose writer still runs
+        on this host is left alone, so two runs can share a folder.
+        """
         if not self.folder.is_dir():
             return 0
-        stale = list(self.folder.glob(".chunk-*.tmp-*")) + list(self.folder.glob(".chunk-*.sha256.tmp-*"))
-        for path in stale:
-            path.unlink(missing_ok=True)
-        return len(stale)
+        removed = 0
+        for path in self.folder.glob(".chunk-*.tmp-*"):
+            if not _owner_alive(path.name.rsplit(".tmp-", 1)[1]):
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    def claim(self, index: int) -> Claim | None:
+        """Claim chunk ``index`` for this process; return the claim, or None if another holds it.
+
+        A claim is an exclusive lock on ``.claim-<index>`` (its owner, host and process id,
+        written inside). The operating system releases it when its owner ends, however it
+        ends, so a claim is never stale on one machine; release it with :meth:`Claim.release`
+        once the chunk is stored. A claimed chunk that is stored by the time the claim is got
+        (another run finished it) is released and None returned.
+        """
+        import fcntl
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f".claim-{index:08d}"
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        claim = Claim(path, fd)
+        chunk = self.folder / f"chunk-{index:08d}.parquet"
+        if chunk.exists() and verify_chunk(chunk) is None:
+            claim.release()
+            return None
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"host": _HOST, "pid": os.getpid(), "since": _now()}).encode())
+        return claim
+
+
+class Claim:
+    """A held claim on one chunk (see :meth:`ChunkStore.claim`)."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path, self._fd = path, fd
+
+    def release(self) -> None:
+        """Remove the claim file and drop the lock (once)."""
+        if self._fd is None:
+            return
+        self.path.unlink(missing_ok=True)
+        os.close(self._fd)
+        self._fd = None
+
+
+_HOST = socket.gethostname()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _writer_tag() -> str:
+    """This process as a temporary file's suffix: ``<host>-<pid>``."""
+    return f"{re.sub(r'[^A-Za-z0-9_.]', '_', _HOST)}-{os.getpid()}"
+
+
+def _owner_alive(tag: str) -> bool:
+    """Whether the writer named by a temporary file's suffix still runs (on another host: assume so)."""
+    host, _, pid = tag.rpartition("-")
+    if not pid.isdigit():
+        return False
+    if host and host != re.sub(r"[^A-Za-z0-9_.]", "_", _HOST):
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def checksum_path(chunk: Path) -> Path:
@@ -243,7 +322,7 @@ def _read_design(path: Path) -> dict[str, Any]:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{_writer_tag()}")
     tmp.write_bytes(data)
     os.replace(tmp, path)
 
