@@ -86,3 +86,32 @@ def test_a_sample_larger_than_the_essays_is_refused_before_any_model_loads(mirro
     assert main(["labels", "run", "--sample", "100000"]) == 2
     err = capsys.readouterr().err
     assert "A sample of 100,000 essays is more than the 1,860 public essays" in err
+
+
+def test_a_bad_option_is_blamed_on_the_option_not_the_profile(mirror, capsys):
+    assert main(["gaps", "run", "--grouping", "religon"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("empathylab: error: Invalid option (with ")
+        and "params/demo.yaml is invalid" not in err
+    )
+    assert "unknown grouping(s) religon" in err
+
+
+def test_a_server_that_accepts_but_never_answers_is_not_called_unreachable():
+    import socket
+    import threading
+
+    from empathylab.errors import BackendError
+    from empathylab.llm.openai_backend import OpenAIBackend
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        accepted = []
+        threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+        with pytest.raises(
+            BackendError, match="accepted the connection but did not answer models within 1 s"
+        ):
+            OpenAIBackend("m", base_url=f"http://127.0.0.1:{port}/v1", timeout=1)

@@ -434,6 +434,15 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _paths(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Return the key paths of the leaves of a nested dict: ``{"a": {"b": 1}}`` -> ``[("a", "b")]``."""
+    out = []
+    for key, value in tree.items():
+        here = (*prefix, str(key))
+        out += _paths(value, here) if isinstance(value, dict) and value else [here]
+    return out
+
+
 def _check_moved(raw: dict[str, Any], source: str) -> None:
     found = []
     for path, new in MOVED_KEYS.items():
@@ -474,6 +483,12 @@ def load_profile(profile: str | Path | Profile = "demo", **overrides: Any) -> Pr
     try:
         return Profile.model_validate(raw)
     except ValidationError as exc:
-        found = [_describe(e, Profile) for e in exc.errors()]
+        errors = exc.errors()
+        found = [_describe(e, Profile) for e in errors]
         problems = "; ".join(found[:3]) + (f"; and {len(found) - 3} more" if len(found) > 3 else "")
+        given = _paths(overrides)
+        if given and all(any(tuple(map(str, e["loc"]))[: len(g)] == g for g in given) for e in errors):
+            raise ProfileError(
+                f"Invalid option (with {source}): {problems}."
+            ) from None  # not the file's fault
         raise ProfileError(f"{source} is invalid: {problems}.") from None

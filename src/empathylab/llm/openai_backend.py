@@ -234,8 +234,15 @@ class OpenAIBackend(Backend):
     def _check(self) -> None:
         """GET /models once; raise BackendError on anything that would make every request fail."""
         url = f"{self.base_url}/models"
+        wait = min(self.timeout, _CHECK_TIMEOUT)
         try:
-            resp = self._session.get(url, timeout=min(self.timeout, _CHECK_TIMEOUT))
+            resp = self._session.get(url, timeout=wait)
+        except requests.ReadTimeout:
+            raise BackendError(
+                f"the endpoint {self.shown_url} accepted the connection but did not answer "
+                f"{url.rsplit('/', 1)[1]} within {wait:g} s: the server is busy or hung; try again "
+                "later or raise llm.api.timeout."
+            ) from None
         except requests.RequestException as err:
             raise BackendError(
                 f"the endpoint {self.shown_url} is unreachable ({type(err).__name__}): check that "
