@@ -112,6 +112,6 @@ def test_a_server_that_accepts_but_never_answers_is_not_called_unreachable():
         accepted = []
         threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
         with pytest.raises(
-            BackendError, match="accepted the connection but did not answer models within 1 s"
+            BackendError, match="accepted the connection but did not answer /models within 1 s"
         ):
             OpenAIBackend("m", base_url=f"http://127.0.0.1:{port}/v1", timeout=1)

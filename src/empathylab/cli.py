@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from empathylab.errors import EmpathylabError
+from empathylab.errors import EmpathylabError, scrub
 
 __all__ = ["main"]
 
@@ -72,6 +72,22 @@ def _gaps_run(args: argparse.Namespace) -> None:
     print(f"Results: {plan.root}")
 
 
+def _note_unfinished(results_dir: str) -> None:
+    """Say on stderr which runs under ``results_dir`` are unfinished (their gaps are not refusals)."""
+    from empathylab.gaps.rows import unfinished_runs
+
+    unfinished = unfinished_runs(results_dir)
+    for run in unfinished.head(3).itertuples():
+        print(
+            f"note: {run.folder} is unfinished ({run.stored} of {run.expected} prompts stored); "
+            "narratives lacking prompts are left out as if refused. Finish it with "
+            "`empathylab gaps run` and the same profile.",
+            file=sys.stderr,
+        )
+    if len(unfinished) > 3:
+        print(f"note: and {len(unfinished) - 3} more unfinished runs.", file=sys.stderr)
+
+
 def _gaps_analyze(args: argparse.Namespace) -> None:
     import json
 
@@ -81,6 +97,7 @@ def _gaps_analyze(args: argparse.Namespace) -> None:
     from empathylab.llm.store import model_slug
 
     results = read_result_table(args.results_dir)  # checks columns, values and repeats
+    _note_unfinished(args.results_dir)
     for value in args.grouping or []:
         if value not in design.GROUPINGS:
             raise EmpathylabError(
@@ -133,6 +150,7 @@ def _gaps_human(args: argparse.Namespace) -> None:
     from empathylab.gaps.results import read_result_table
 
     results = read_result_table(args.results_dir)  # checks columns, values and repeats
+    _note_unfinished(args.results_dir)
     tables = anchor.anchor(results, n_boot=args.bootstrap, seed=args.seed, premium=not args.no_premium)
     if args.json:
         for kind, table in tables.items():
@@ -445,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except EmpathylabError as exc:
-        print(f"empathylab: error: {exc}", file=sys.stderr)
+        print(f"empathylab: error: {scrub(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(

@@ -294,3 +294,27 @@ def test_a_run_in_another_precision_does_not_resume_a_float32_store(profile):
     assert "dtype" not in plan.store(model, "origin", "religion").design  # float32 on a CPU, as before
     with pytest.raises(EmpathylabError, match=r"different design \(dtype: stored None, now 'bfloat16'\)"):
         plan_run(load_profile(profile, llm={"dtype": "bfloat16"}), out=plan.root, check_model=False)
+
+
+def test_an_unfinished_run_is_called_unfinished_not_refused(profile, tmp_path, capsys):
+    from empathylab import gaps
+    from empathylab.gaps.rows import unfinished_runs
+
+    plan = plan_run(
+        profile, shard="1/3", check_model=False
+    )  # chunks of 10 prompts: a third of each narrative
+    run_gaps(plan, progress=False, make_backend=fake)
+    left = unfinished_runs(plan.root)
+    assert len(left) == 1 and left.loc[0, "expected"] == 108 and 0 < left.loc[0, "stored"] < 108
+    with pytest.raises(EmpathylabError, match="the run is unfinished .* lack stored prompts"):
+        gaps.analyze(read_results(plan.root), n_permutations=10, mixed=False)
+    assert main(["gaps", "analyze", str(plan.root), "--permutations", "10", "--no-mixed"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"({left.loc[0, 'stored']} of 108 prompts stored)" in err and "refusal" not in err.split("note:")[-1]
+    )
+    for k in (2, 3):  # the other shards finish it: nothing is reported any more
+        run_gaps(plan_run(profile, shard=f"{k}/3", check_model=False), progress=False, make_backend=fake)
+    assert unfinished_runs(plan.root).empty
+    assert main(["gaps", "analyze", str(plan.root), "--permutations", "10", "--no-mixed"]) == 0
+    assert "note:" not in capsys.readouterr().err

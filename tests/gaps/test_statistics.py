@@ -151,11 +151,15 @@ def test_exclusion_drops_a_narrative_missing_in_one_pair_from_every_cell():
 
 def test_no_complete_narrative_is_a_clear_error():
     rows = gaps.simulate_results("religion", n_items=2, seed=0)
-    rows = rows[~((rows.perceiver == "a Jew") & (rows.experiencer == "a Hindu"))]
-    _, report = gaps.exclude_incomplete(rows)
+    pair = (rows.perceiver == "a Jew") & (rows.experiencer == "a Hindu")
+    refused = rows.assign(intensity=rows.intensity.mask(pair), status=rows.status.mask(pair, "refusal"))
+    _, report = gaps.exclude_incomplete(refused)
     assert report["excluded_share"] == 1.0
-    with pytest.raises(EmpathylabError, match="no narrative has an answer in every"):
-        gaps.emotion_matrix(rows)
+    with pytest.raises(EmpathylabError, match="no narrative has an answer in every.*refusal"):
+        gaps.emotion_matrix(refused)
+    # the same pair never stored (an unfinished run) is not blamed on refusals
+    with pytest.raises(EmpathylabError, match=r"the run is unfinished .*2 of 2 narratives lack"):
+        gaps.emotion_matrix(rows[~pair])
 
 
 def test_run_validation_messages():

@@ -232,6 +232,52 @@ def test_credentials_in_the_url_are_refused_and_never_echoed() -> None:
         OpenAIBackend("m", base_url="localhost:8000/v1", check=False)
 
 
+def test_netrc_credentials_never_replace_the_key(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """requests sends ~/.netrc's Basic credentials unless the session has its own auth."""
+    (tmp_path / ".netrc").write_text("machine 127.0.0.1 login alice password hunter2\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    monkeypatch.setenv("NETRC", str(tmp_path / ".netrc"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with FakeServer(scripted_handler([OK])) as server:
+        OpenAIBackend("m", base_url=server.url).generate([Request("s", "u")])
+        assert all("Authorization" not in r.headers for r in server.received)
+        monkeypatch.setenv("MY_LLM_KEY", "sk-test-Zq81xKk3")
+        OpenAIBackend("m", base_url=server.url, api_key_env="MY_LLM_KEY").generate([Request("s", "u")])
+        assert server.received[-1].headers["Authorization"] == "Bearer sk-test-Zq81xKk3"
+
+
+def test_every_credential_form_a_server_echoes_is_scrubbed(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    echoed = "headers: Authorization: Basic YWxpY2U6aHVudGVyMg== / Bearer abc.def-ghi, api_key=zz9 hf_ABCDEFGHIJKLMNOPQ"
+    caplog.set_level(logging.DEBUG)
+    with FakeServer(scripted_handler([(400, {}, {"error": echoed})] * 2)) as server:
+        backend = OpenAIBackend("m", base_url=server.url + "?api-key=q9secret", check=False)
+        with pytest.raises(BackendError) as err:
+            backend.generate([Request("s", "u")])
+    shown = str(err.value) + caplog.text + str(backend.info()) + repr(backend)
+    for secret in ("YWxpY2U6aHVudGVyMg", "abc.def-ghi", "zz9", "ABCDEFGHIJKLMNOPQ", "q9secret"):
+        assert secret not in shown, secret
+    assert "Basic ***" in str(err.value) and backend.info()["base_url"].endswith("?api-key=***")
+    assert server.received[0].path == "/v1/chat/completions?api-key=q9secret"  # the query stays a query
+    logging.getLogger("empathylab.llm.openai").warning("retrying %s", "Bearer sk-live-0123456789abcdef")
+    assert "sk-live" not in caplog.text and "Bearer ***" in caplog.text
+
+
+def test_the_cli_scrubs_what_it_prints(
+    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from empathylab import cli
+
+    def fail(args):
+        raise BackendError("the server said: token rejected, Authorization: Bearer sk-proj-abcdefghijklmnop")
+
+    monkeypatch.setattr(cli, "_data_list", fail)
+    assert cli.main(["data", "list"]) == 2
+    err = capsys.readouterr().err
+    assert "abcdefghijklmnop" not in err and "Bearer ***" in err
+
+
 def test_order_is_kept_and_concurrency_bounded() -> None:
     n = 8
 

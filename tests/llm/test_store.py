@@ -132,11 +132,22 @@ def test_the_checksum_is_recorded_beside_each_chunk(tmp_path):
     assert json.loads((store.folder / "design.json").read_text()) == {"task": "test"}
 
 
-def _slow_run(root: str, answered_log: str) -> None:
+def _no_locks(*args):
+    """``fcntl.flock`` on a filesystem without locks (Lustre without -o flock, some NFS mounts)."""
+    import errno
+
+    raise OSError(errno.ENOLCK, "No locks available")
+
+
+def _slow_run(root: str, answered_log: str, no_locks: bool = False) -> None:
     """One of two concurrent runs: 12 chunks of 5 items, each answered in 50 ms."""
+    import fcntl
     import time
 
     from empathylab.llm.runs import answer_chunks
+
+    if no_locks:
+        fcntl.flock = _no_locks
 
     store = ChunkStore(root, {"task": "concurrent"}, columns=("i",))
     store.clean()
@@ -150,12 +161,16 @@ def _slow_run(root: str, answered_log: str) -> None:
     answer_chunks(store, ((k, list(range(5 * k, 5 * k + 5))) for k in range(12)), answer, {})
 
 
-def test_two_runs_on_one_store_answer_every_item_once(tmp_path):
+@pytest.mark.parametrize("no_locks", [False, True], ids=["locks", "leases"])
+def test_two_runs_on_one_store_answer_every_item_once(tmp_path, no_locks):
     import multiprocessing
 
     log = tmp_path / "answered.txt"
     context = multiprocessing.get_context("spawn")
-    runs = [context.Process(target=_slow_run, args=(str(tmp_path / "store"), str(log))) for _ in range(2)]
+    runs = [
+        context.Process(target=_slow_run, args=(str(tmp_path / "store"), str(log), no_locks))
+        for _ in range(2)
+    ]
     for run in runs:
         run.start()
     for run in runs:
@@ -206,3 +221,55 @@ def test_clean_leaves_a_live_writers_temporary_file_alone(tmp_path):
     live.write_bytes(b"x")
     dead.write_bytes(b"x")
     assert store.clean() == 1 and live.exists() and not dead.exists()
+
+
+def test_without_locks_a_lease_is_exclusive_refreshed_and_broken_when_abandoned(tmp_path, monkeypatch):
+    import fcntl
+    import os
+    import socket
+    import time
+
+    from empathylab.llm import store as store_module
+
+    monkeypatch.setattr(fcntl, "flock", _no_locks)
+    monkeypatch.setattr(store_module, "LEASE_SECONDS", 0.5)
+    store = ChunkStore(tmp_path / "store", {"task": "t"}, columns=("i",))
+    lease = store.claim(1)
+    path = store.folder / ".claim-00000001"
+    assert lease is not None and json.loads(path.read_text())["pid"] == os.getpid()
+    assert store.claim(1) is None  # this host, owner alive, refreshed: held
+    time.sleep(0.6)
+    assert store.claim(1) is None and time.time() - path.stat().st_mtime < 0.5  # kept fresh
+    lease.release()
+    assert not path.exists()
+    # Another host's lease that nobody refreshes is broken after LEASE_SECONDS, not before.
+    path.write_text(json.dumps({"host": "node-7", "pid": 1, "since": "2026-01-01T00:00:00+00:00"}))
+    assert store.claim(1) is None
+    old = time.time() - 1
+    os.utime(path, (old, old))
+    taken = store.claim(1)
+    assert taken is not None and json.loads(path.read_text())["host"] == socket.gethostname()
+    taken.release()
+    # A lease of a dead process on this host is broken at once.
+    path.write_text(json.dumps({"host": socket.gethostname(), "pid": 999_999_999}))
+    assert (taken := store.claim(1)) is not None
+    taken.release()
+    # A stored chunk is never claimed again.
+    store.write(2, pd.DataFrame({"i": [1]}), {})
+    assert store.claim(2) is None and not (store.folder / ".claim-00000002").exists()
+
+
+def test_clean_removes_another_hosts_temporary_file_once_it_is_old(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from empathylab.llm import store as store_module
+
+    store = _store(tmp_path, 1)
+    recent = store.folder / ".chunk-00000007.parquet.tmp-node_7-12"
+    old = store.folder / ".chunk-00000006.parquet.tmp-node_7-13"
+    recent.write_bytes(b"x")
+    old.write_bytes(b"x")
+    then = time.time() - store_module.LEASE_SECONDS - 5
+    os.utime(old, (then, then))
+    assert store.clean() == 1 and recent.exists() and not old.exists()

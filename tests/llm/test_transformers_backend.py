@@ -193,3 +193,45 @@ def test_the_sliced_output_layer_equals_the_full_one_and_is_used_only_where_plai
     assert plain._plain_head() is plain.model.get_output_embeddings().weight
     capped = _tiny(Gemma2Config, Gemma2ForCausalLM, final_logit_softcapping=0.5)
     assert capped._plain_head() is None  # logits capped by tanh: the model's own path
+
+
+def test_ctrl_c_during_a_transformers_run_prints_one_line_and_keeps_the_chunks(tmp_path, mirror):
+    """The issue's case: a 29-frame KeyboardInterrupt traceback from inside torch; now one line."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    from empathylab.llm.store import verify_chunk
+
+    profile = tmp_path / "tiny.yaml"
+    profile.write_text(
+        yaml.safe_dump(
+            {
+                "name": "tiny",
+                "device": "cpu",
+                "output_dir": str(tmp_path / "results"),
+                "stimuli": {"items_per_emotion": 1},
+                "gaps": {"groupings": ["religion"], "variations": ["origin"], "chunk_size": 8},
+            }
+        )
+    )
+    cmd = [sys.executable, "-m", "empathylab.cli", "gaps", "run", "--profile", str(profile)]
+    env = {**os.environ, "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not list(tmp_path.rglob("chunk-*.parquet")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    time.sleep(0.3)  # into the next chunk's forward passes
+    started = time.time()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    took = time.time() - started
+    assert proc.returncode == 130 and took < 10, (proc.returncode, took, err[-500:])
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("empathylab: interrupted;")
+    chunks = list(tmp_path.rglob("chunk-*.parquet"))
+    assert chunks and all(verify_chunk(c) is None for c in chunks)
+    assert not list(tmp_path.rglob(".*tmp-*")) and not list(tmp_path.rglob(".claim-*"))

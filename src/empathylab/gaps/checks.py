@@ -153,6 +153,15 @@ def prepare_run(
     run = check_run(results, what, extra, baseline)
     complete, report = find_exclusions(run)
     if report["n_kept"] == 0:
+        cells_per_item = len(run.ids) ** 2
+        unfinished = int((np.bincount(run.item, minlength=len(run.items)) < cells_per_item).sum())
+        if unfinished:  # prompts never stored: an interrupted run or one shard, not refusals
+            raise EmpathylabError(
+                f"{what}: the run is unfinished ({run_label(results)}): {unfinished} of "
+                f"{report['n_items']} narratives lack stored prompts of the {cells_per_item} "
+                "perceiver x experiencer pairs, so none can be analysed yet. Finish it with "
+                "`empathylab gaps run` and the same profile (all shards), then analyse again."
+            )
         raise EmpathylabError(
             f"{what}: no narrative has an answer in every perceiver x experiencer pair "
             f"({report['n_items']} narratives, all excluded; {run_label(results)}). "

@@ -593,7 +593,8 @@ def _finish(frames: list[pd.DataFrame], source: str, notes: dict[str, str]) -> p
     repeated = frame.duplicated(list(_KEYS))
     if repeated.any():
         first = frame.loc[repeated].iloc[0]
-        example = ", ".join(f"{k}={first[k]!r}" for k in _KEYS)
+        plain = {k: v.item() if isinstance(v, np.generic) else v for k, v in first[list(_KEYS)].items()}
+        example = ", ".join(f"{k}={v!r}" for k, v in plain.items())
         raise EmpathylabError(
             f"{source}: {int(repeated.sum())} row(s) repeat a prompt already read ({example}); "
             "each (model, readout, variation, grouping, perceiver, experiencer, item_id) must "

@@ -38,12 +38,14 @@ import numpy as np
 import requests
 from requests.adapters import HTTPAdapter
 
-from empathylab.errors import BackendError
+from empathylab.errors import BackendError, ScrubSecrets, scrub
 from empathylab.llm.backend import Backend, Request
 
 __all__ = ["OpenAIBackend", "redact_url"]
 
 logger = logging.getLogger("empathylab.llm.openai")
+for _name in ("empathylab.llm.openai", "urllib3.connectionpool"):  # a server's text or a URL's key
+    logging.getLogger(_name).addFilter(ScrubSecrets())
 
 _RETRY_AFTER_CAP = 120.0  # seconds; longer waits (daily quotas) are not worth blocking a run on
 _CHECK_TIMEOUT = 10.0
@@ -51,15 +53,32 @@ _INTEGER = re.compile(r"\d+")
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` without any ``user:password@`` part.
+    """Return ``url`` without any ``user:password@`` part, and keys in its query hidden.
 
-    >>> redact_url("https://me:secret@api.example.com/v1")
-    'https://api.example.com/v1'
+    >>> redact_url("https://me:secret@api.example.com/v1?api-key=abc123")
+    'https://api.example.com/v1?api-key=***'
     """
     parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    if "@" in parts.netloc:
+        url = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return scrub(url)
+
+
+class _KeyAuth(requests.auth.AuthBase):
+    """Send the API key as a bearer token, and nothing else.
+
+    Set as the session's auth so that requests never falls back on ``~/.netrc``, whose
+    Basic credentials would replace the key (and could be echoed back by the server).
+    """
+
+    def __init__(self, key: str | None) -> None:
+        self.key = key
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.pop("Authorization", None)
+        if self.key:
+            request.headers["Authorization"] = f"Bearer {self.key}"
+        return request
 
 
 class _Retryable(Exception):
@@ -126,7 +145,7 @@ class OpenAIBackend(Backend):
                 f"back. Remove them and give the key in the environment variable {api_key_env}."
             )
         self.model = model
-        self.base_url = base_url.rstrip("/")
+        self.base_url = base_url.rstrip("/")  # shown and recorded (redacted), may hold a ?query
         self.shown_url = redact_url(self.base_url)
         self.api_key_env = api_key_env
         self.concurrency = concurrency
@@ -144,8 +163,7 @@ class OpenAIBackend(Backend):
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers["Content-Type"] = "application/json"
-        if self._key:
-            self._session.headers["Authorization"] = f"Bearer {self._key}"
+        self._session.auth = _KeyAuth(self._key)
         if check:
             try:
                 self._check()
@@ -231,16 +249,21 @@ class OpenAIBackend(Backend):
 
     # ------------------------------------------------------------------ internals
 
+    def _url(self, endpoint: str) -> str:
+        """The URL of ``endpoint`` under the API root, keeping the root's query (``?api-version=``)."""
+        parts = urlsplit(self.base_url)
+        return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{endpoint}"))
+
     def _check(self) -> None:
         """GET /models once; raise BackendError on anything that would make every request fail."""
-        url = f"{self.base_url}/models"
+        url = self._url("models")
         wait = min(self.timeout, _CHECK_TIMEOUT)
         try:
             resp = self._session.get(url, timeout=wait)
         except requests.ReadTimeout:
             raise BackendError(
                 f"the endpoint {self.shown_url} accepted the connection but did not answer "
-                f"{url.rsplit('/', 1)[1]} within {wait:g} s: the server is busy or hung; try again "
+                f"/models within {wait:g} s: the server is busy or hung; try again "
                 "later or raise llm.api.timeout."
             ) from None
         except requests.RequestException as err:
@@ -305,7 +328,7 @@ class OpenAIBackend(Backend):
     def _post(self, payload: dict[str, Any], retries: int | None = None) -> dict:
         """POST one chat completion with retries; return the decoded JSON answer."""
         retries = self.max_retries if retries is None else retries
-        url = f"{self.base_url}/chat/completions"
+        url = self._url("chat/completions")
         for attempt in range(retries + 1):
             if self._abort.is_set():
                 raise _Aborted("another request failed")
@@ -385,9 +408,7 @@ class OpenAIBackend(Backend):
             text = str(err.get("message", err) if isinstance(err, dict) else err)
         except ValueError:
             text = resp.text
-        text = " ".join(text.split()) or "(no message)"
-        if self._key:
-            text = text.replace(self._key, "***")
+        text = scrub(" ".join(text.split()), [self._key or ""]) or "(no message)"
         return text if len(text) <= 200 else text[:199] + "…"
 
 

@@ -17,6 +17,8 @@ import os
 import re
 import socket
 import tempfile
+import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ __all__ = [
     "checksum_path",
     "ChunkStore",
     "Claim",
+    "LEASE_SECONDS",
     "model_slug",
     "read_chunks",
     "read_metadata",
@@ -64,11 +67,12 @@ class ChunkStore:
     def __init__(self, folder: str | Path, design: dict[str, Any], *, columns: tuple[str, ...]) -> None:
         self.folder = Path(folder)
         self.columns = tuple(columns)
+        self._locks: bool | None = None  # whether the filesystem has locks; probed at the first claim
         self.design = json.loads(json.dumps(design, sort_keys=True))
         check_writable(self.folder)
         stored = self.folder / "design.json"
         if stored.is_file():
-            old = _read_design(stored)
+            old = read_design(stored)
             if old != self.design:
                 keys = sorted(k for k in set(old) | set(self.design) if old.get(k) != self.design.get(k))
                 diff = "; ".join(f"{k}: stored {old.get(k)!r}, now {self.design.get(k)!r}" for k in keys)
@@ -146,13 +150,18 @@ class ChunkStore:
         """Delete temporary files left by runs that are gone; return how many.
 
         A temporary file names its writer (host and process id); one whose writer still runs
-        on this host is left alone, so two runs can share a folder.
+        on this host is left alone, so two runs can share a folder. One from another host is
+        deleted once untouched for :data:`LEASE_SECONDS` (a chunk is written in seconds).
         """
         if not self.folder.is_dir():
             return 0
         removed = 0
         for path in self.folder.glob(".chunk-*.tmp-*"):
-            if not _owner_alive(path.name.rsplit(".tmp-", 1)[1]):
+            try:
+                stale = time.time() - path.stat().st_mtime > LEASE_SECONDS
+            except FileNotFoundError:
+                continue
+            if stale or not _owner_alive(path.name.rsplit(".tmp-", 1)[1]):
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
@@ -162,43 +171,125 @@ class ChunkStore:
 
         A claim is an exclusive lock on ``.claim-<index>`` (its owner, host and process id,
         written inside). The operating system releases it when its owner ends, however it
-        ends, so a claim is never stale on one machine; release it with :meth:`Claim.release`
-        once the chunk is stored. A claimed chunk that is stored by the time the claim is got
-        (another run finished it) is released and None returned.
+        ends, so a claim is never stale; release it with :meth:`Claim.release` once the
+        chunk is stored. On a filesystem without locks (some Lustre and NFS mounts) the claim
+        is a lease instead: the file is created exclusively and kept fresh by its owner every
+        :data:`LEASE_SECONDS` / 5; one whose owner is gone (same host) or that has not been
+        refreshed for :data:`LEASE_SECONDS` (any host) is broken and taken over. A chunk
+        stored by the time the claim is got (another run finished it) is released and None
+        returned.
         """
         import fcntl
 
         self.folder.mkdir(parents=True, exist_ok=True)
+        if self._locks is None:
+            self._locks = _locks_work(self.folder)
         path = self.folder / f".claim-{index:08d}"
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        if self._locks:
+            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return None
+            claim = Claim(path, fd)
+        elif (claim := _lease(path)) is None:
             return None
-        claim = Claim(path, fd)
         chunk = self.folder / f"chunk-{index:08d}.parquet"
         if chunk.exists() and verify_chunk(chunk) is None:
             claim.release()
             return None
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"host": _HOST, "pid": os.getpid(), "since": _now()}).encode())
+        claim.sign()
         return claim
 
 
-class Claim:
-    """A held claim on one chunk (see :meth:`ChunkStore.claim`)."""
+#: Seconds after which a lease (a claim on a filesystem without locks) that its owner
+#: stopped refreshing counts as abandoned.
+LEASE_SECONDS = 600.0
 
-    def __init__(self, path: Path, fd: int) -> None:
+
+class Claim:
+    """A held claim on one chunk (see :meth:`ChunkStore.claim`).
+
+    A lease (``lease=True``) is refreshed by a background thread until released.
+    """
+
+    def __init__(self, path: Path, fd: int, lease: bool = False) -> None:
         self.path, self._fd = path, fd
+        self._stop = threading.Event()
+        if lease:
+            threading.Thread(target=self._refresh, daemon=True).start()
+
+    def sign(self) -> None:
+        """Write the owner (host, process id, time) into the claim file."""
+        os.ftruncate(self._fd, 0)
+        os.lseek(self._fd, 0, os.SEEK_SET)
+        os.write(self._fd, json.dumps({"host": _HOST, "pid": os.getpid(), "since": _now()}).encode())
+
+    def _refresh(self) -> None:
+        while not self._stop.wait(LEASE_SECONDS / 5):
+            try:
+                os.utime(self.path)
+            except OSError:  # broken by another run after a long stall: it answers the chunk too
+                return
 
     def release(self) -> None:
         """Remove the claim file and drop the lock (once)."""
         if self._fd is None:
             return
+        self._stop.set()
         self.path.unlink(missing_ok=True)
         os.close(self._fd)
         self._fd = None
+
+
+def _locks_work(folder: Path) -> bool:
+    """Whether ``flock`` works in ``folder`` (not on some Lustre and NFS mounts)."""
+    import fcntl
+
+    probe = folder / f".lock-probe-{_writer_tag()}"
+    fd = os.open(probe, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        logger.info("%s has no file locks: chunks are claimed by leases instead", folder)
+        return False
+    finally:
+        os.close(fd)
+        probe.unlink(missing_ok=True)
+
+
+def _lease(path: Path) -> Claim | None:
+    """Claim by creating ``path`` exclusively, breaking an abandoned lease first."""
+    for _ in range(2):
+        try:
+            return Claim(path, os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o644), lease=True)
+        except FileExistsError:
+            if not _abandoned(path):
+                return None
+            try:  # rename first: of two runs breaking the same lease, one wins
+                broken = path.with_name(f"{path.name}.broken-{_writer_tag()}")
+                os.rename(path, broken)
+                broken.unlink()
+            except FileNotFoundError:
+                return None
+    return None
+
+
+def _abandoned(path: Path) -> bool:
+    """Whether a lease's owner is gone: dead on this host, or silent for LEASE_SECONDS."""
+    try:
+        age = time.time() - path.stat().st_mtime
+        owner = json.loads(path.read_text() or "{}")
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError):
+        owner = {}
+    if age > LEASE_SECONDS:
+        return True
+    host, pid = str(owner.get("host", "")), owner.get("pid")
+    return host == _HOST and isinstance(pid, int) and not _owner_alive(f"{_tag_host(host)}-{pid}")
 
 
 _HOST = socket.gethostname()
@@ -208,9 +299,13 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _tag_host(host: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.]", "_", host)
+
+
 def _writer_tag() -> str:
     """This process as a temporary file's suffix: ``<host>-<pid>``."""
-    return f"{re.sub(r'[^A-Za-z0-9_.]', '_', _HOST)}-{os.getpid()}"
+    return f"{_tag_host(_HOST)}-{os.getpid()}"
 
 
 def _owner_alive(tag: str) -> bool:
@@ -218,7 +313,7 @@ def _owner_alive(tag: str) -> bool:
     host, _, pid = tag.rpartition("-")
     if not pid.isdigit():
         return False
-    if host and host != re.sub(r"[^A-Za-z0-9_.]", "_", _HOST):
+    if host and host != _tag_host(_HOST):
         return True
     try:
         os.kill(int(pid), 0)
@@ -308,7 +403,12 @@ def check_writable(folder: str | Path) -> None:
         ) from None
 
 
-def _read_design(path: Path) -> dict[str, Any]:
+def read_design(path: str | Path) -> dict[str, Any]:
+    """Return the design a store folder's ``design.json`` records.
+
+    A damaged file raises :class:`~empathylab.errors.EmpathylabError` naming it.
+    """
+    path = Path(path)
     try:
         design = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
