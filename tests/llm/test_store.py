@@ -273,3 +273,15 @@ def test_clean_removes_another_hosts_temporary_file_once_it_is_old(tmp_path, mon
     then = time.time() - store_module.LEASE_SECONDS - 5
     os.utime(old, (then, then))
     assert store.clean() == 1 and recent.exists() and not old.exists()
+
+
+def test_a_damaged_result_file_is_set_aside_and_computed_again(tmp_path, caplog):
+    from empathylab.llm.store import stored_frame
+
+    path = tmp_path / "probe_cv.parquet"
+    first = stored_frame(path, {"seed": 0}, lambda: pd.DataFrame({"pcc": [0.5]}))
+    path.write_bytes(path.read_bytes()[:40])  # truncated
+    again = stored_frame(path, {"seed": 0}, lambda: pd.DataFrame({"pcc": [0.5]}))
+    pd.testing.assert_frame_equal(first, again)
+    assert "cannot be read" in caplog.text and len(list((tmp_path / "set-aside").iterdir())) == 1
+    assert stored_frame(path, {"seed": 1}, lambda: pd.DataFrame({"pcc": [0.7]}))["pcc"].tolist() == [0.7]

@@ -69,14 +69,16 @@ def model_intensities(results: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+#: The correlation columns of :func:`tracking` and :func:`human_ceiling`, after ``n``.
+CORRELATION_COLUMNS = ("pearson", "pearson_low", "pearson_high", "spearman", "spearman_low", "spearman_high")
+
+
 def _correlations(x: np.ndarray, y: np.ndarray, n_boot: int, rng: np.random.Generator) -> dict[str, float]:
     """Pearson and Spearman r of x and y with percentile bootstrap intervals (NaN under 3 pairs)."""
     from scipy import stats
 
     out = {"n": len(x)}
-    nan = dict.fromkeys(
-        ["pearson", "pearson_low", "pearson_high", "spearman", "spearman_low", "spearman_high"], np.nan
-    )
+    nan = dict.fromkeys(CORRELATION_COLUMNS, np.nan)
     if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return out | nan
     rx, ry = stats.rankdata(x), stats.rankdata(y)
@@ -165,18 +167,7 @@ def tracking(
                 rows.append(dict(zip(keys, run, strict=True)) | {"target": target} | row)
     return pd.DataFrame(
         rows,
-        columns=[
-            *keys,
-            "target",
-            "emotion",
-            "n",
-            "pearson",
-            "pearson_low",
-            "pearson_high",
-            "spearman",
-            "spearman_low",
-            "spearman_high",
-        ],
+        columns=[*keys, "target", "emotion", "n", *CORRELATION_COLUMNS],
     )
 
 
@@ -238,17 +229,7 @@ def human_ceiling(
                     float(v) for v in np.nanpercentile(boot, [2.5, 97.5])
                 )
         rows.append(row)
-    columns = [
-        "comparison",
-        "emotion",
-        "n",
-        "pearson",
-        "pearson_low",
-        "pearson_high",
-        "spearman",
-        "spearman_low",
-        "spearman_high",
-    ]
+    columns = ["comparison", "emotion", "n", *CORRELATION_COLUMNS]
     return pd.DataFrame(rows).reindex(columns=columns)
 
 

@@ -19,6 +19,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ __all__ = [
     "fingerprint",
     "write_frame",
     "read_frame",
+    "stored_frame",
 ]
 
 logger = logging.getLogger("empathylab.llm.store")
@@ -510,10 +512,36 @@ def read_frame(path: str | Path, key: str) -> pd.DataFrame | None:
     path = Path(path)
     if not path.exists():
         return None
-    meta = pq.read_schema(path).metadata or {}
-    if meta.get(b"empathylab_key", b"").decode() != key:
+    try:
+        meta = pq.read_schema(path).metadata or {}
+        if meta.get(b"empathylab_key", b"").decode() != key:
+            return None
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        kept = _set_aside(path)
+        logger.warning("%s cannot be read (%s); moved to %s, it will be computed again.", path, exc, kept)
         return None
-    return pd.read_parquet(path)
+
+
+def stored_frame(
+    path: str | Path, payload: dict[str, Any], compute: Callable[[], pd.DataFrame]
+) -> pd.DataFrame:
+    """Return the frame stored at ``path`` for ``payload``, else ``compute()``'s, stored there.
+
+    The key is :func:`fingerprint` of ``payload``; a frame stored under another payload
+    (changed settings) or a file that cannot be read is computed again.
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "run.parquet"
+    >>> stored_frame(path, {"seed": 0}, lambda: pd.DataFrame({"pcc": [0.5]}))["pcc"].tolist()
+    [0.5]
+    >>> stored_frame(path, {"seed": 0}, lambda: 1 / 0)["pcc"].tolist()  # not computed again
+    [0.5]
+    """
+    key = fingerprint(payload)
+    if (stored := read_frame(path, key)) is not None:
+        return stored
+    return write_frame(compute(), path, key)
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:

@@ -7,8 +7,7 @@ import pandas as pd
 
 from empathylab import metrics
 from empathylab.errors import EmpathylabError
-from empathylab.llm.store import fingerprint as payload_fingerprint
-from empathylab.llm.store import read_frame, write_frame
+from empathylab.llm.store import stored_frame
 from empathylab.llmpathy import newsemp, splits, strategies
 from empathylab.llmpathy.comparisons import (
     HIGHER_IS_BETTER,
@@ -259,23 +258,21 @@ def probe_augmentation(profile: Profile | str = "demo", *, progress: bool = True
     cfg = load_profile(profile)
     t = cfg.llmpathy.training
     frame = newsemp.public_essays()
-    key = payload_fingerprint(
-        {
-            "design": "writers-v2",
-            "encoder": cfg.models.encoder,
-            "folds": t.folds,
-            "seeds": t.seeds,
-            "llm": t.llm,
-            "share": t.augment_share,
-            "essays": essays_key(frame),
-        }
-    )
-    path = results_dir(cfg) / "probe_augmentation.parquet"
-    if (stored := read_frame(path, key)) is not None:
-        return stored
-    features = probe.embed(frame["essay"], cfg.models.encoder, device=cfg.device, progress=progress)
-    runs = augmentation_folds(frame, features, share=t.augment_share, k=t.folds, seeds=t.seeds, llm=t.llm)
-    return write_frame(runs, path, key)
+    payload = {
+        "design": "writers-v2",
+        "encoder": cfg.models.encoder,
+        "folds": t.folds,
+        "seeds": t.seeds,
+        "llm": t.llm,
+        "share": t.augment_share,
+        "essays": essays_key(frame),
+    }
+
+    def compute() -> pd.DataFrame:
+        features = probe.embed(frame["essay"], cfg.models.encoder, device=cfg.device, progress=progress)
+        return augmentation_folds(frame, features, share=t.augment_share, k=t.folds, seeds=t.seeds, llm=t.llm)
+
+    return stored_frame(results_dir(cfg) / "probe_augmentation.parquet", payload, compute)
 
 
 def augmentation_summary(runs: pd.DataFrame, metric: str = "pcc", level: float = 0.05) -> str:

@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 
 from empathylab import metrics
-from empathylab.llm.store import fingerprint as payload_fingerprint
-from empathylab.llm.store import read_frame, write_frame
+from empathylab.llm.store import stored_frame
 from empathylab.llmpathy import newsemp, splits, strategies
 from empathylab.llmpathy.labelling import essays, results_dir
 from empathylab.profiles import Profile, load_profile
@@ -40,22 +39,20 @@ def probe_cv(profile: Profile | str = "demo", *, progress: bool = True) -> pd.Da
     cfg = load_profile(profile)
     t = cfg.llmpathy.training
     frame = newsemp.public_essays()
-    key = payload_fingerprint(
-        {
-            "encoder": cfg.models.encoder,
-            "folds": t.folds,
-            "seeds": t.seeds,
-            "alphas": t.alphas,
-            "llm": t.llm,
-            "essays": essays_key(frame),
-        }
-    )
-    path = results_dir(cfg) / "probe_cv.parquet"
-    if (stored := read_frame(path, key)) is not None:
-        return stored
-    features = probe.embed(frame["essay"], cfg.models.encoder, device=cfg.device, progress=progress)
-    cv = probe.cross_validate(frame, features, alphas=t.alphas, llm=t.llm, k=t.folds, seeds=t.seeds)
-    return write_frame(cv, path, key)
+    payload = {
+        "encoder": cfg.models.encoder,
+        "folds": t.folds,
+        "seeds": t.seeds,
+        "alphas": t.alphas,
+        "llm": t.llm,
+        "essays": essays_key(frame),
+    }
+
+    def compute() -> pd.DataFrame:
+        features = probe.embed(frame["essay"], cfg.models.encoder, device=cfg.device, progress=progress)
+        return probe.cross_validate(frame, features, alphas=t.alphas, llm=t.llm, k=t.folds, seeds=t.seeds)
+
+    return stored_frame(results_dir(cfg) / "probe_cv.parquet", payload, compute)
 
 
 def out_of_fold(
@@ -110,31 +107,28 @@ def _finetune_run(
     from empathylab.llmpathy.train import fine_tune, predict
 
     recipe = _recipe(cfg)
-    fingerprint = payload_fingerprint(
-        {
-            **key,
-            "encoder": cfg.models.encoder,
-            "recipe": repr(recipe),
-            "llm": cfg.llmpathy.training.llm,
-            "alpha": alpha,
-            "seed": seed,
-        }
-    )
-    if (stored := read_frame(path, fingerprint)) is not None:
-        return stored
-    labels, replaced = strategies.targets(train, strategy, llm=cfg.llmpathy.training.llm, alpha=alpha)
-    start = time.perf_counter()
-    fitted = fine_tune(
-        train.assign(label=labels),
-        valid.assign(label=valid["crowd"]),
-        encoder=cfg.models.encoder,
-        seed=seed,
-        recipe=recipe,
-        device=cfg.device,
-        progress=progress,
-    )
-    return write_frame(
-        test[["essay_id", "crowd"]].assign(
+    payload = {
+        **key,
+        "encoder": cfg.models.encoder,
+        "recipe": repr(recipe),
+        "llm": cfg.llmpathy.training.llm,
+        "alpha": alpha,
+        "seed": seed,
+    }
+
+    def compute() -> pd.DataFrame:
+        labels, replaced = strategies.targets(train, strategy, llm=cfg.llmpathy.training.llm, alpha=alpha)
+        start = time.perf_counter()
+        fitted = fine_tune(
+            train.assign(label=labels),
+            valid.assign(label=valid["crowd"]),
+            encoder=cfg.models.encoder,
+            seed=seed,
+            recipe=recipe,
+            device=cfg.device,
+            progress=progress,
+        )
+        return test[["essay_id", "crowd"]].assign(
             prediction=predict(fitted, test["essay"]),
             strategy=strategy,
             alpha=np.nan if alpha is None else alpha,
@@ -144,10 +138,9 @@ def _finetune_run(
             epochs=len(fitted.history),
             kept_epoch=fitted.kept_epoch,
             seconds=time.perf_counter() - start,
-        ),
-        path,
-        fingerprint,
-    )
+        )
+
+    return stored_frame(path, payload, compute)
 
 
 def _run_row(stored: pd.DataFrame, **extra: Any) -> dict[str, Any]:
