@@ -66,6 +66,8 @@ def _gaps_run(args: argparse.Namespace) -> None:
         items_per_emotion=args.items_per_emotion,
         shard=args.shard,
         out=args.out,
+        engine=args.engine,
+        ray_address=args.ray_address,
     )
     summary = run_gaps(plan, progress=True)
     print(summary.to_string(index=False))
@@ -178,6 +180,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
     out: dict[str, object] = {"llmpathy": {"training": training, "labelling": labelling}}
     if getattr(args, "encoder", None):
         out["models"] = {"encoder": args.encoder}
+    if getattr(args, "ray_address", None):
+        out["llm"] = {"ray": {"address": args.ray_address}}
     return out
 
 
@@ -188,7 +192,7 @@ def _labels_run(args: argparse.Namespace) -> None:
     cfg = load_profile(args.profile, **_overrides(args))
     if args.all:
         cfg = load_profile(cfg, llmpathy={"labelling": {"sample": None}})
-    labels = label_sample(cfg, prompt=args.prompt, model=args.model, backend=args.backend)
+    labels = label_sample(cfg, prompt=args.prompt, model=args.model, backend=args.backend, engine=args.engine)
     print(
         f"{len(labels)} essays, {int(labels['valid'].sum())} valid labels, "
         f"{int((~labels['valid']).sum())} missing (raw answers kept)."
@@ -244,6 +248,18 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local: in this process (default); ray: worker actors on a Ray cluster (the ray extra)",
+    )
+    parser.add_argument(
+        "--ray-address", help="the Ray cluster to join (auto, ray://head:10001; default: llm.ray.address)"
+    )
 
 
 def _whole(low: int, high: int) -> Callable[[str], int]:
@@ -307,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--items-per-emotion", type=_whole(1, 10_000_000), help="narratives per emotion")
     run.add_argument("--shard", default="1/1", help="k/N: run part k of N (default 1/1)")
     run.add_argument("--out", help="results folder (default: the profile's output_dir/gaps)")
+    _engine_options(run)
     run.set_defaults(func=_gaps_run)
     analyze = gaps.add_parser(
         "analyze",
@@ -397,6 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--sample", type=_whole(1, 10_000_000), help="essays to label (default: the profile's sample)"
     )
     size.add_argument("--all", action="store_true", help="label all 1,860 public essays")
+    _engine_options(lrun)
     lrun.set_defaults(func=_labels_run)
     agree = labels.add_parser("agreement", help="Krippendorff's alpha and Pearson r of every pair of sources")
     _profile_option(agree)

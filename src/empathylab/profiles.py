@@ -89,6 +89,21 @@ class Fake(_Section):
     """Spread of the answers as a share of the scale (standard deviation)."""
 
 
+class Ray(_Section):
+    """The Ray engine (``--engine ray``): where the cluster is and how its workers are sized."""
+
+    address: str | None = None
+    """The cluster to join (``auto``, ``ray://head:10001``); null starts a local one."""
+    workers: int | None = Field(default=None, ge=1)
+    """Worker actors; null: one per GPU share (``num_gpus`` > 0), else one per ``num_cpus``."""
+    num_cpus: float = Field(default=1.0, gt=0)
+    """CPUs each worker holds (and its torch threads)."""
+    num_gpus: float = Field(default=0.0, ge=0)
+    """GPUs each worker holds: 1 for one per GPU, 0.5 for two per GPU, 0 on CPUs."""
+    retries: int = Field(default=2, ge=0, le=100)
+    """Attempts after the first for a chunk whose worker failed or died; then it is reported."""
+
+
 class Llm(_Section):
     """The shared LLM layer: which backend answers, and how; both parts read it."""
 
@@ -100,6 +115,7 @@ class Llm(_Section):
     api: Api = Field(default_factory=Api)
     vllm: Vllm = Field(default_factory=Vllm)
     fake: Fake = Field(default_factory=Fake)
+    ray: Ray = Field(default_factory=Ray)
 
 
 #: Keys that moved to the ``llm:`` section (profile files written before it existed).

@@ -68,3 +68,16 @@ def test_bad_shards_are_refused(text):
 def test_unknown_identity_lists_valid(narratives):
     with pytest.raises(EmpathylabError, match="valid: a person, a Christian"):
         list(design.grid(narratives, "religion", "origin", ["a Jedi"]))
+
+
+@pytest.mark.parametrize("size", [1, 7, 50, 1000])
+def test_a_chunk_computed_from_its_position_equals_the_enumerated_one(narratives, size):
+    people = ["a person", "a Jew", "a Muslim", "a Hindu"]
+    for variation in ("origin", "3-person"):
+        enumerated = list(design.chunks(design.grid(narratives, "religion", variation, people), size))
+        direct = [
+            design.grid_chunk(narratives, "religion", variation, people, size, i)
+            for i in range(len(enumerated))
+        ]
+        assert direct == [chunk for _, chunk in enumerated]
+        assert design.grid_chunk(narratives, "religion", variation, people, size, len(enumerated)) == []

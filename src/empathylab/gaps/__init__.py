@@ -14,11 +14,12 @@ The names the chapters use are importable from here; the stages live in their mo
   :mod:`~empathylab.gaps.compare`; what humans say: :mod:`~empathylab.gaps.human` (their
   ratings), :mod:`~empathylab.gaps.anchor` (does a model track them),
   :mod:`~empathylab.gaps.premium` (the readers' own in-group premium), :mod:`~empathylab.gaps.crossed`;
+- planning a run: :mod:`~empathylab.gaps.planning` (prompts per model, hours on N GPUs);
 - all at once and for the book: :mod:`~empathylab.gaps.analysis`,
   :mod:`~empathylab.gaps.report`, :mod:`~empathylab.gaps.plots`.
 """
 
-from empathylab.gaps import anchor, design, human, plots, premium, reading, stimuli
+from empathylab.gaps import anchor, design, human, planning, plots, premium, reading, stimuli
 from empathylab.gaps.analysis import analyze, jsonable
 from empathylab.gaps.answers import answer_stats, exclude_incomplete
 from empathylab.gaps.beyond import bootstrap_delta, delta_by_emotion, mixed_model, pair_gaps
@@ -70,6 +71,7 @@ __all__ = [
     "permutation_test",
     "plan_run",
     "plan_second_readout",
+    "planning",
     "plots",
     "premium",
     "read_authors_results",

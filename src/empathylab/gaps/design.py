@@ -27,6 +27,7 @@ __all__ = [
     "prompt_id",
     "select_identities",
     "grid",
+    "grid_chunk",
     "grid_size",
     "Shard",
     "parse_shard",
@@ -310,6 +311,50 @@ def grid(
                     item_id,
                     text,
                 )
+
+
+def grid_chunk(
+    narratives: pd.DataFrame,
+    grouping: str,
+    variation: str,
+    people: Sequence[str] | None,
+    size: int,
+    index: int,
+) -> list[Prompt]:
+    """Return chunk ``index`` of :func:`grid` in chunks of ``size``, without the prompts before it.
+
+    The same prompts as the ``index``-th list of :func:`chunks` over :func:`grid`, computed
+    from the position alone, so a worker can answer any chunk of a design of millions.
+
+    >>> frame = pd.DataFrame({"emotion": ["joy"] * 2, "item_id": [3, 4], "generated_text": ["t"] * 2,
+    ...     "first_person_text": ["t1"] * 2, "third_person_text": ["t3"] * 2})
+    >>> [(p.experiencer, p.item_id) for p in grid_chunk(frame, "religion", "origin", None, 3, 1)]
+    [('a Christian', 4), ('a Muslim', 3), ('a Muslim', 4)]
+    """
+    _check_variation(variation)
+    ids = select_identities(grouping, people)
+    text = narratives[TEXT_COLUMNS[VARIATIONS[variation][2]]].tolist()
+    emotions, item_ids = (
+        narratives["emotion"].astype(str).tolist(),
+        narratives["item_id"].astype(int).tolist(),
+    )
+    n_items, n_ids = len(text), len(ids)
+    out = []
+    for k in range(index * size, min((index + 1) * size, n_ids * n_ids * n_items)):
+        perceiver, experiencer, j = ids[k // (n_ids * n_items)], ids[(k // n_items) % n_ids], k % n_items
+        out.append(
+            Prompt(
+                prompt_id(variation, grouping, perceiver, experiencer, item_ids[j]),
+                variation,
+                grouping,
+                perceiver,
+                experiencer,
+                emotions[j],
+                item_ids[j],
+                text[j],
+            )
+        )
+    return out
 
 
 def grid_size(n_narratives: int, grouping: str, people: Sequence[str] | None = None) -> int:

@@ -30,7 +30,10 @@ from empathylab.llm.store import ChunkStore, model_slug
 from empathylab.llm.trie import summarize_distribution
 from empathylab.profiles import Profile, load_profile
 
-__all__ = ["RunPlan", "plan_run", "plan_second_readout", "run_gaps", "numerics"]
+__all__ = ["RunPlan", "plan_run", "plan_second_readout", "run_gaps", "numerics", "ENGINES"]
+
+#: Where a run's chunks are answered: in this process, or by worker actors on a Ray cluster.
+ENGINES = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class RunPlan:
     shard: design.Shard
     root: Path
     narratives: pd.DataFrame
+    engine: str = "local"
+    """``local`` (in this process) or ``ray`` (worker actors on a Ray cluster, ``llm.ray``)."""
 
     @property
     def cells(self) -> list[tuple[str, str]]:
@@ -150,6 +155,8 @@ def plan_run(
     items_per_emotion: int | None = None,
     shard: str = "1/1",
     out: str | Path | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
     check_model: bool = True,
 ) -> RunPlan:
     """Validate a run and return its plan; nothing is loaded and nothing is written.
@@ -158,7 +165,9 @@ def plan_run(
     names, a bad shard, a missing model or a store holding another design raise an
     :class:`~empathylab.errors.EmpathylabError` subclass with one clear message.
     ``reading_range`` sets ``gaps.reading.range``. A ``readout`` that is the profile's
-    ``second_readout`` swaps the two, so that the plan's profile stays valid.
+    ``second_readout`` swaps the two, so that the plan's profile stays valid. ``engine``
+    is ``local`` or ``ray`` (which needs the ``ray`` extra); ``ray_address`` sets
+    ``llm.ray.address``.
 
     Returns
     -------
@@ -193,15 +202,23 @@ def plan_run(
     overrides: dict[str, Any] = {"gaps": gaps} if gaps else {}
     if backend is not None:
         overrides["llm"] = {"backend": backend}
+    if ray_address is not None:
+        overrides.setdefault("llm", {})["ray"] = {"address": ray_address}
     if model is not None:
         overrides["models"] = {"causal_lm": [model]}
     if items_per_emotion is not None:
         overrides["stimuli"] = {"items_per_emotion": items_per_emotion}
     checked = load_profile(profile, **overrides)
     parsed_shard = design.parse_shard(shard)
+    if engine not in ENGINES:
+        raise EmpathylabError(f"Unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}.")
+    if engine == "ray":
+        from empathylab.llm.ray_engine import require_ray
+
+        require_ray()  # before anything loads: one line saying how to install it
     root = Path(out) if out is not None else checked.output_path() / "gaps"
     narratives = sample_narratives(load_narratives(), checked.stimuli.items_per_emotion, seed=checked.seed)
-    plan = RunPlan(checked, parsed_shard, root, narratives)
+    plan = RunPlan(checked, parsed_shard, root, narratives, engine)
     for spec in checked.models.causal_lm:
         for variation, grouping in plan.cells:
             plan.store(spec, variation, grouping)  # raises if a store holds another design
@@ -312,11 +329,20 @@ def run_gaps(
         if remaining == 0:
             rows += [_summary(model, v, g, sizes, done, 0, 0.0) for (v, g), (_, sizes, done) in todo.items()]
             continue
-        backend = make_backend(profile.llm.backend, model, **backend_options(profile))
-        metadata = partial(
-            _provenance, backend, template_hash=design.template_hash(), profile=profile.name, shard=plan.shard
+        extra = {"template_hash": design.template_hash(), "profile": profile.name, "shard": str(plan.shard)}
+        new_bar = partial(
+            tqdm, total=remaining, desc=model, unit="prompt", disable=not progress, smoothing=0.1
         )
-        bar = tqdm(total=remaining, desc=model, unit="prompt", disable=not progress, smoothing=0.1)
+        if plan.engine == "ray":
+            bar = new_bar()
+            try:
+                rows += _run_on_ray(plan, model, todo, make_backend, extra, bar)
+            finally:
+                bar.close()
+            continue
+        backend = make_backend(profile.llm.backend, model, **backend_options(profile))
+        metadata = partial(_provenance, backend, **extra, engine="local")
+        bar = new_bar()  # after the backend: a backend that fails to start leaves one clean line
         try:
             for (variation, grouping), (store, sizes, done) in todo.items():
                 start = time.perf_counter()
@@ -335,6 +361,56 @@ def run_gaps(
             bar.close()
             backend.close()
     return pd.DataFrame(rows)
+
+
+def _answer_chunk(
+    backend: Backend, prompts: list[design.Prompt], *, profile: Profile, model: str
+) -> pd.DataFrame:
+    return _answer(backend, profile, model, prompts)
+
+
+def _run_on_ray(
+    plan: RunPlan,
+    model: str,
+    todo: dict[tuple[str, str], tuple[ChunkStore, dict[int, int], set[int]]],
+    make_backend: Callable[..., Backend],
+    extra: dict[str, str],
+    bar: Any,
+) -> list[dict[str, Any]]:
+    """Answer one model's remaining chunks on Ray; return the summary rows."""
+    from empathylab.llm.ray_engine import RayJob, run_on_ray
+
+    profile = plan.profile
+    jobs, tasks = {}, []
+    for (variation, grouping), (store, sizes, done) in todo.items():
+        key = f"{variation}/{grouping}"
+        items = partial(
+            design.grid_chunk,
+            plan.narratives,
+            grouping,
+            variation,
+            plan.people(grouping),
+            profile.gaps.chunk_size,
+        )
+        jobs[key] = RayJob(store, items, partial(_answer_chunk, profile=profile, model=model), extra)
+        tasks += [(key, i, n) for i, n in sizes.items() if i not in done]
+    start = time.perf_counter()
+    answered = run_on_ray(
+        jobs,
+        tasks,
+        make_backend,
+        profile.llm.backend,
+        model,
+        backend_options(profile),
+        profile.llm.ray,
+        progress=bar.update,
+        status=bar.set_postfix_str,
+    )
+    seconds = time.perf_counter() - start  # the whole model's: the cells ran side by side
+    return [
+        _summary(model, v, g, sizes, done, answered[f"{v}/{g}"], seconds)
+        for (v, g), (_, sizes, done) in todo.items()
+    ]
 
 
 def _provenance(backend: Backend, **extra: Any) -> dict[str, str]:

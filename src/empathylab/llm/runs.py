@@ -19,7 +19,7 @@ import pandas as pd
 
 from empathylab.llm.store import ChunkStore
 
-__all__ = ["answer_chunks", "provenance"]
+__all__ = ["answer_chunks", "answer_chunk", "provenance"]
 
 T = TypeVar("T")
 
@@ -64,19 +64,34 @@ def answer_chunks(
     done = store.done()
     answered = 0
     for index, items in chunks:
-        if index in done:
+        if index in done or not answer_chunk(store, index, items, answer, metadata):
             continue
-        claim = store.claim(index)
-        if claim is None:  # another run is answering it, or has just stored it
-            continue
-        try:
-            frame = answer(items)
-            written = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            meta = metadata() if callable(metadata) else metadata
-            store.write(index, frame, {**meta, "chunk": str(index), "written": written})
-        finally:
-            claim.release()
         answered += size(items)
         if progress is not None:
             progress(size(items))
     return answered
+
+
+def answer_chunk(
+    store: ChunkStore,
+    index: int,
+    items: T,
+    answer: Callable[[T], pd.DataFrame],
+    metadata: dict[str, str] | Callable[[], dict[str, str]],
+) -> bool:
+    """Claim chunk ``index``, answer it and store it; return False when another run holds it.
+
+    The one step every engine runs for a chunk (in process, or on a Ray worker); see
+    :func:`answer_chunks` for ``answer`` and ``metadata``.
+    """
+    claim = store.claim(index)
+    if claim is None:  # another run is answering it, or has just stored it
+        return False
+    try:
+        frame = answer(items)
+        written = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        meta = metadata() if callable(metadata) else metadata
+        store.write(index, frame, {**meta, "chunk": str(index), "written": written})
+    finally:
+        claim.release()
+    return True

@@ -68,18 +68,27 @@ def label_sample(
     backend: str | None = None,
     sample: int | None = None,
     progress: bool = True,
+    engine: str = "local",
 ) -> pd.DataFrame:
     """Label the profile's sample of public essays with an LLM; return one row per essay.
 
     The sample is ``llmpathy.labelling.sample`` essays drawn with the profile's seed
     (all 1,860 when null); the model is the profile's first causal LM unless given.
     Labels are stored under ``llmpathy/labels/<model>/<prompt>`` and resumed; a store
-    of another design is refused before the model is loaded.
+    of another design is refused before the model is loaded. ``engine`` is ``local``
+    (in this process) or ``ray`` (worker actors on the cluster of ``llm.ray``; the ray
+    extra).
     """
     from empathylab.llm import backend_options, load_backend
     from empathylab.llmpathy.labels import labels_store, run_labels
 
     cfg = load_profile(profile)
+    if engine not in ("local", "ray"):
+        raise EmpathylabError(f"Unknown engine {engine!r}; valid engines: local, ray.")
+    if engine == "ray":
+        from empathylab.llm.ray_engine import require_ray
+
+        require_ray()  # before anything loads: one line saying how to install it
     settings = cfg.llmpathy.labelling
     model = model or cfg.models.causal_lm[0]
     backend = backend or settings.backend or cfg.llm.backend
@@ -103,6 +112,20 @@ def label_sample(
     engine_options = backend_options(cfg, backend)
     if backend == "openai" and engine_options["top_p"] is None:
         engine_options["top_p"] = 0.01  # Hasan et al. label with top_p 0.01 (and temperature 0)
+    if engine == "ray":
+        from empathylab.llmpathy.labels import run_labels_on_ray
+
+        return run_labels_on_ray(
+            frame,
+            backend,
+            engine_options,
+            cfg.llm.ray,
+            prompt=prompt,
+            out_dir=out_dir,
+            model=model,
+            progress=progress,
+            **options,
+        )
     engine = load_backend(backend, model, **engine_options)
     try:
         return run_labels(

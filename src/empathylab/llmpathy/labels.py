@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -45,6 +46,7 @@ __all__ = [
     "prompt_hash",
     "labels_store",
     "run_labels",
+    "run_labels_on_ray",
     "read_labels",
 ]
 
@@ -272,7 +274,7 @@ def _label_chunk(
     max_new_tokens: int,
     retries: int,
     batch_size: int,
-    done: Callable[[int], None],
+    done: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """Ask for every essay, then again (``retries`` times) for the answers that do not parse."""
     requests = label_requests(essays["essay"], prompt)
@@ -282,7 +284,7 @@ def _label_chunk(
     for attempt in range(retries + 1):
         if not pending:
             break
-        count = done if attempt == 0 else (lambda n: None)
+        count = done if attempt == 0 and done is not None else (lambda n: None)
         answers = _generate(backend, [requests[i] for i in pending], max_new_tokens, batch_size, count)
         for i, answer in zip(pending, answers):
             raw[i].append(answer)
@@ -348,44 +350,99 @@ def run_labels(
     0        a    5.9         1   True
     1        b    5.9         1   True
     """
-    from tqdm import tqdm
-
     name = getattr(backend, "name", type(backend).__name__)
-    store = labels_store(
-        out_dir,
-        essays,
-        prompt=prompt,
-        model=model,
-        backend=name,
-        max_new_tokens=max_new_tokens,
-        retries=retries,
-        chunk_size=chunk_size,
-        batch_size=batch_size,
-    )
-    store.clean()
-    stored = store.done()
-    chunks = [i for i in range(math.ceil(len(essays) / chunk_size)) if i not in stored]
+    settings = {"max_new_tokens": max_new_tokens, "retries": retries, "batch_size": batch_size}
+    store, chunks = _plan_labels(essays, prompt, out_dir, model, name, chunk_size, settings)
     if chunks:
 
         def metadata() -> dict[str, str]:  # after each chunk: an endpoint names its model by answering
             return provenance(backend.info(), prompt=prompt, prompt_sha256=prompt_hash(prompt))
 
-        remaining = sum(len(essays.iloc[i * chunk_size : (i + 1) * chunk_size]) for i in chunks)
-        disable = not progress or os.environ.get("TQDM_DISABLE", "") not in ("", "0")
-        with tqdm(total=remaining, desc=f"{prompt} labels", unit="essay", disable=disable) as bar:
-            ask = partial(
-                _label_chunk,
-                backend,
-                prompt=prompt,
-                model=model,
-                max_new_tokens=max_new_tokens,
-                retries=retries,
-                batch_size=batch_size,
-                done=bar.update,
-            )
-            parts = ((i, essays.iloc[i * chunk_size : (i + 1) * chunk_size]) for i in chunks)
+        with _bar(essays, chunks, chunk_size, prompt, progress) as bar:
+            ask = partial(_label_chunk, backend, prompt=prompt, model=model, done=bar.update, **settings)
+            parts = ((i, _essay_chunk(essays, chunk_size, i)) for i in chunks)
             answer_chunks(store, parts, ask, metadata)
     return _read_folder(store.folder)
+
+
+def run_labels_on_ray(
+    essays: pd.DataFrame,
+    backend: str,
+    options: dict[str, Any],
+    ray: Any,
+    *,
+    prompt: str,
+    out_dir: str | Path,
+    model: str,
+    max_new_tokens: int = 64,
+    retries: int = 1,
+    chunk_size: int = 64,
+    batch_size: int = 8,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """:func:`run_labels` with the chunks answered by worker actors on a Ray cluster.
+
+    ``backend`` and ``options`` are what :func:`~empathylab.llm.load_backend` takes: each
+    worker loads the backend once. ``ray`` is the profile's ``llm.ray`` section. The store,
+    the resume and the returned frame are those of :func:`run_labels`; the labels of a
+    ``local`` and a ``ray`` run of the same essays are interchangeable.
+    """
+    from empathylab.llm import load_backend
+    from empathylab.llm.ray_engine import RayJob, run_on_ray
+
+    settings = {"max_new_tokens": max_new_tokens, "retries": retries, "batch_size": batch_size}
+    store, chunks = _plan_labels(essays, prompt, out_dir, model, backend, chunk_size, settings)
+    if chunks:
+        job = RayJob(
+            store,
+            partial(_essay_chunk, essays, chunk_size),
+            partial(_label_chunk, prompt=prompt, model=model, **settings),
+            {"prompt": prompt, "prompt_sha256": prompt_hash(prompt)},
+        )
+        tasks = [(prompt, i, len(_essay_chunk(essays, chunk_size, i))) for i in chunks]
+        with _bar(essays, chunks, chunk_size, prompt, progress) as bar:
+            run_on_ray(
+                {prompt: job},
+                tasks,
+                load_backend,
+                backend,
+                model,
+                options,
+                ray,
+                progress=bar.update,
+                status=bar.set_postfix_str,
+            )
+    return _read_folder(store.folder)
+
+
+def _plan_labels(
+    essays: pd.DataFrame,
+    prompt: str,
+    out_dir: str | Path,
+    model: str,
+    backend: str,
+    chunk_size: int,
+    settings: dict[str, int],
+) -> tuple[ChunkStore, list[int]]:
+    """Return the labels' store (refusing one of another design) and the chunks not stored yet."""
+    store = labels_store(
+        out_dir, essays, prompt=prompt, model=model, backend=backend, chunk_size=chunk_size, **settings
+    )
+    store.clean()
+    stored = store.done()
+    return store, [i for i in range(math.ceil(len(essays) / chunk_size)) if i not in stored]
+
+
+def _essay_chunk(essays: pd.DataFrame, size: int, index: int) -> pd.DataFrame:
+    return essays.iloc[index * size : (index + 1) * size]
+
+
+def _bar(essays: pd.DataFrame, chunks: list[int], size: int, prompt: str, progress: bool) -> Any:
+    from tqdm import tqdm
+
+    remaining = sum(len(_essay_chunk(essays, size, i)) for i in chunks)
+    disable = not progress or os.environ.get("TQDM_DISABLE", "") not in ("", "0")
+    return tqdm(total=remaining, desc=f"{prompt} labels", unit="essay", disable=disable)
 
 
 # ---------------------------------------------------------------------- reading back
