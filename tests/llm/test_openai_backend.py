@@ -139,8 +139,9 @@ def test_500_forever_fails_after_max_retries(caplog: pytest.LogCaptureFixture) -
 def test_timeouts_are_retried() -> None:
     with FakeServer(scripted_handler([OK], delay=lambda r: 0.6)) as server:
         backend = OpenAIBackend("m", base_url=server.url, timeout=0.2, max_retries=1, backoff=0.01)
-        with pytest.raises(BackendError, match=r"2 attempts .* within 0.2 s \(timeout\)"):
+        with pytest.raises(BackendError, match=r"2 attempts .* within 0.2 s \(timeout\)") as caught:
             backend.generate([Request("s", "u")])
+        assert "unreachable" not in str(caught.value)  # it answered /models: slow, not gone
         assert len(server.calls("/chat/completions")) == 2
 
 

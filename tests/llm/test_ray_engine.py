@@ -139,7 +139,7 @@ def test_a_chunk_that_keeps_failing_is_named_and_every_other_chunk_is_stored(clu
     needle = str(plan.narratives["generated_text"].iloc[0])[:40]
     with pytest.raises(
         EmpathylabError,
-        match=r"chunk\(s\) failed 2 time\(s\) .*origin/religion chunk 0: RuntimeError: planted",
+        match=r"chunk\(s\) were not stored: origin/religion chunk 0: failed 2 time\(s\), the last with RuntimeError: planted",
     ):
         run_gaps(plan, progress=False, make_backend=partial(ray_helpers.failing, needle=needle))
     chunks = design.chunks(design.grid(plan.narratives, "religion", "origin", plan.people("religion")), 12)
@@ -332,3 +332,36 @@ def test_ctrl_c_stops_a_ray_run_in_one_line_and_the_next_run_resumes(tmp_path, m
     assert resumed.returncode == 0, resumed.stderr[-500:]
     rows = read_results(tmp_path / "results" / "gaps")
     assert len(rows) == 432 and rows["prompt_id"].is_unique
+
+
+def test_a_chunk_another_run_holds_is_waited_for_then_answered(cluster, tmp_path, mirror):
+    """A claim held elsewhere (a live run, or a worker dead on another host) is asked for again."""
+    profile = tiny(tmp_path, items=2, chunk=20)
+    plan = plan_run(profile, out=tmp_path / "ray", engine="ray", check_model=False)
+    store = plan.store(plan.profile.models.causal_lm[0], "origin", "religion")
+    claim = store.claim(0)  # this process holds chunk 0, as another run would
+    threading.Timer(3.0, claim.release).start()  # ... and gives it up without storing it
+    start = time.perf_counter()
+    summary = run_gaps(plan, progress=False)
+    assert time.perf_counter() - start >= 3.0
+    assert summary.loc[0, "answered"] == 9 * 24 and 0 in store.done()
+
+
+def test_a_chunk_held_past_the_longest_lease_is_reported(cluster, tmp_path, mirror, monkeypatch):
+    from empathylab.llm import ray_engine
+
+    monkeypatch.setattr(ray_engine, "_HELD_WAIT", 1.0)
+    monkeypatch.setattr(ray_engine, "_HELD_RETRY", 0.2)
+    profile = tiny(tmp_path, items=2, chunk=20)
+    plan = plan_run(profile, out=tmp_path / "ray", engine="ray", check_model=False)
+    store = plan.store(plan.profile.models.causal_lm[0], "origin", "religion")
+    claim = store.claim(4)
+    try:
+        with pytest.raises(
+            EmpathylabError,
+            match=r"1 chunk\(s\) were not stored: origin/religion chunk 4: held by another run",
+        ):
+            run_gaps(plan, progress=False)
+    finally:
+        claim.release()
+    assert store.done() == set(range(11)) - {4}

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 import warnings
 from collections import Counter, deque
@@ -41,7 +42,7 @@ import pandas as pd
 from empathylab.errors import EmpathylabError, scrub
 from empathylab.llm.backend import Backend
 from empathylab.llm.runs import answer_chunk, provenance
-from empathylab.llm.store import ChunkStore
+from empathylab.llm.store import LEASE_SECONDS, ChunkStore
 
 __all__ = ["RayJob", "require_ray", "run_on_ray", "TESTED_RAY"]
 
@@ -49,6 +50,10 @@ __all__ = ["RayJob", "require_ray", "run_on_ray", "TESTED_RAY"]
 TESTED_RAY = "2.60.0"
 
 _IN_FLIGHT = 2  # chunks queued per worker: the next one is ready when a worker finishes
+_HELD_RETRY = 5.0  # seconds before a chunk that another run holds is asked for again
+#: How long a chunk may stay held by another run before it is reported: the longest a
+#: claim outlives a dead owner on another host (its lease), and a margin.
+_HELD_WAIT = LEASE_SECONDS + 60.0
 
 
 @dataclass(frozen=True)
@@ -134,8 +139,8 @@ class _Worker:
     def answer(self, key: str, index: int) -> dict[str, str]:
         """Answer chunk ``index`` of job ``key``; return its status.
 
-        ``stored``; ``held`` (another run holds or has stored it); ``failed`` (with its
-        error); ``broken`` (this worker could not load the backend).
+        ``stored``; ``elsewhere`` (another run stored it); ``held`` (another run holds
+        it); ``failed`` (with its error); ``broken`` (this worker could not load the backend).
         """
         if self.broken:
             return {"status": "broken", "error": self.broken}
@@ -150,7 +155,11 @@ class _Worker:
             )
         except Exception as exc:  # reported by the driver with the chunk's id
             return {"status": "failed", "error": scrub(f"{type(exc).__name__}: {exc}")[:500]}
-        return {"status": "stored" if stored else "held"}
+        if stored:
+            return {"status": "stored"}
+        # Claimed elsewhere: stored by another run, or still held (by a live run, or by a
+        # worker that died on another host, whose lease has not expired yet).
+        return {"status": "elsewhere" if index in job.store.done() else "held"}
 
 
 def _worker_count(ray: Any, num_cpus: float, num_gpus: float) -> int:
@@ -259,10 +268,15 @@ def _drive(
     failed: dict[tuple[str, int], str] = {}
     stored: Counter = Counter()
     in_flight: dict[Any, tuple[int, tuple[str, int, int]]] = {}
+    waiting: list[tuple[float, tuple[str, int, int]]] = []  # held elsewhere: (ask again at, task)
+    held_since: dict[tuple[str, int], float] = {}
     dead: set[int] = set()
     last_error = ""
     shown = -1
-    while pending or in_flight:
+    while pending or in_flight or waiting:
+        now = time.monotonic()
+        pending.extend(task for at, task in waiting if at <= now)
+        waiting = [(at, task) for at, task in waiting if at > now]
         for w, worker in enumerate(workers):
             while w not in dead and load[w] < _IN_FLIGHT and pending:
                 task = pending.popleft()
@@ -273,6 +287,9 @@ def _drive(
             status(f"{alive} worker{'s' * (alive != 1)} alive")
             shown = alive
         if not in_flight:
+            if waiting and len(dead) < len(workers):
+                time.sleep(max(0.0, min(at for at, _ in waiting) - time.monotonic()))
+                continue
             break  # every worker is gone; what is left is reported below
         ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=5.0)
         for ref in ready:
@@ -294,11 +311,17 @@ def _drive(
             if result["status"] == "failed":
                 attempts[task[:2]] += 1
                 if attempts[task[:2]] > retries:
-                    failed[task[:2]] = result["error"]
+                    failed[task[:2]] = f"failed {retries + 1} time(s), the last with {result['error']}"
                 else:
                     pending.append(task)
                 continue
             deaths[w] = 0
+            if result["status"] == "held":
+                since = held_since.setdefault(task[:2], time.monotonic())
+                if time.monotonic() - since > _HELD_WAIT:
+                    failed[task[:2]] = f"held by another run for over {_HELD_WAIT / 60:.0f} minutes"
+                else:
+                    waiting.append((time.monotonic() + _HELD_RETRY, task))
             if result["status"] == "stored":
                 stored[task[0]] += task[2]
                 if progress is not None:
@@ -314,7 +337,7 @@ def _drive(
         )
         more = f"; and {len(failed) - 3} more" if len(failed) > 3 else ""
         raise EmpathylabError(
-            f"{len(failed)} chunk(s) failed {retries + 1} time(s) and were not stored: {shown_failures}{more}. "
+            f"{len(failed)} chunk(s) were not stored: {shown_failures}{more}. "
             "Every other chunk is stored: fix the cause and run the same command again to answer these."
         )
     return stored
