@@ -11,7 +11,9 @@ The names the chapters use are importable from here; the stages live in their mo
 - the paper's statistics: :mod:`~empathylab.gaps.matrices` (matrices, δ, permutation
   test), :mod:`~empathylab.gaps.cells` (the heatmaps' cell tests);
 - beyond the paper: :mod:`~empathylab.gaps.beyond`, :mod:`~empathylab.gaps.culture`,
-  :mod:`~empathylab.gaps.compare`; what humans say: :mod:`~empathylab.gaps.human` (their
+  :mod:`~empathylab.gaps.compare`, :mod:`~empathylab.gaps.shifts` (Δδ between runs: a
+  perspective-taking variation, an instruction-tuned model), :mod:`~empathylab.gaps.intersections`
+  (race x religion); what humans say: :mod:`~empathylab.gaps.human` (their
   ratings), :mod:`~empathylab.gaps.anchor` (does a model track them),
   :mod:`~empathylab.gaps.premium` (the readers' own in-group premium), :mod:`~empathylab.gaps.crossed`;
 - planning a run: :mod:`~empathylab.gaps.planning` (prompts per model, hours on N GPUs);
@@ -24,6 +26,7 @@ from empathylab.gaps.analysis import analyze, jsonable
 from empathylab.gaps.answers import answer_stats, exclude_incomplete
 from empathylab.gaps.beyond import bootstrap_delta, delta_by_emotion, mixed_model, pair_gaps
 from empathylab.gaps.cells import cell_tests, heatmap_data
+from empathylab.gaps.intersections import additivity, interaction_model, shared_attributes
 from empathylab.gaps.checks import RUN_KEYS
 from empathylab.gaps.compare import compare_readouts
 from empathylab.gaps.culture import cluster_means, perceiver_map
@@ -39,12 +42,14 @@ from empathylab.gaps.report import comparison_table, grouping_summary, runs_tabl
 from empathylab.gaps.results import read_authors_results, read_result_table
 from empathylab.gaps.rows import COLUMNS, read_results
 from empathylab.gaps.runner import RunPlan, plan_run, plan_second_readout, run_gaps
+from empathylab.gaps.shifts import delta_shift
 from empathylab.gaps.simulate import simulate_results
 
 __all__ = [
     "COLUMNS",
     "RUN_KEYS",
     "RunPlan",
+    "additivity",
     "analyze",
     "anchor",
     "answer_stats",
@@ -56,6 +61,7 @@ __all__ = [
     "delta",
     "delta_by_emotion",
     "delta_matrix",
+    "delta_shift",
     "design",
     "emotion_matrix",
     "exclude_incomplete",
@@ -63,6 +69,7 @@ __all__ = [
     "heatmap_data",
     "human",
     "in_group",
+    "interaction_model",
     "jsonable",
     "mixed_model",
     "out_group",
@@ -80,6 +87,7 @@ __all__ = [
     "reading",
     "run_gaps",
     "runs_table",
+    "shared_attributes",
     "simulate_results",
     "stimuli",
     "variation_summary",

@@ -23,6 +23,7 @@ __all__ = [
     "system_prompt",
     "user_prompt",
     "template_hash",
+    "instruction_hash",
     "Prompt",
     "prompt_id",
     "select_identities",
@@ -36,7 +37,12 @@ __all__ = [
     "ETHNICITY_RACE",
     "NATIONALITY_CLUSTERS",
     "GROUPINGS",
+    "PAPER_GROUPINGS",
+    "RACES",
+    "RACE_RELIGION",
     "VARIATIONS",
+    "PAPER_VARIATIONS",
+    "PERSPECTIVES",
     "identities",
     "design_sizes",
 ]
@@ -71,16 +77,36 @@ NATIONALITY_CLUSTERS: dict[str, tuple[str, ...]] = {
     "African-Islamic": ("Iran", "Palestine", "Nigeria", "Egypt", "Pakistan"),
 }
 
+#: The races and religions crossed by the intersectional grouping (beyond the paper).
+RACES: tuple[str, ...] = ("White", "Black", "Asian", "Hispanic")
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "AEIOU" else "a"
+
+
+#: Surface form -> (race, religion), for the intersectional grouping ``race-religion``:
+#: "a Black Muslim", "an Asian Buddhist", "a Hispanic Jew", ... (4 races x 5 religions).
+RACE_RELIGION: dict[str, tuple[str, str]] = {
+    f"{_article(race)} {race} {religion}": (race, religion)
+    for race in RACES
+    for religion in (r.split()[-1] for r in RELIGIONS)
+}
+
+#: The groupings of Hou et al. (2025); :data:`GROUPINGS` adds the intersectional one.
+PAPER_GROUPINGS: tuple[str, ...] = ("religion", "ethnicity", "nationality")
+
 GROUPINGS: dict[str, tuple[str, ...]] = {
     "religion": RELIGIONS,
     "ethnicity": tuple(ETHNICITY_RACE),
     "nationality": tuple(
         f"a person from {country}" for group in NATIONALITY_CLUSTERS.values() for country in group
     ),
+    "race-religion": tuple(RACE_RELIGION),
 }
 
 #: Prompt variation -> (persona sentence, scale, user template), as in the paper's table.
-VARIATIONS: dict[str, tuple[str, int, str]] = {
+PAPER_VARIATIONS: dict[str, tuple[str, int, str]] = {
     "origin": ("persona-0", 100, "origin"),
     "persona-1": ("persona-1", 100, "origin"),
     "persona-2": ("persona-2", 100, "origin"),
@@ -88,6 +114,28 @@ VARIATIONS: dict[str, tuple[str, int, str]] = {
     "1-person": ("persona-0", 100, "1-person"),
     "3-person": ("persona-0", 100, "3-person"),
     "10-scale": ("persona-0", 10, "origin"),
+}
+
+#: Perspective-taking variations (beyond the paper): ``origin`` with one instruction added
+#: to the system prompt, after the persona sentence. After the instruction sets of Batson,
+#: Early and Salvarani (1997): imagine how the other feels (``pt-other``), imagine how you
+#: would feel (``pt-self``), stay objective (``pt-objective``); ``pt-control`` asks for no
+#: perspective in a sentence of about the same length, a control for the longer prompt.
+PERSPECTIVES: dict[str, str] = {
+    "pt-other": "While you read the narrative, imagine how the person in it feels about what "
+    "happened and how it affects their life.",
+    "pt-self": "While you read the narrative, imagine how you yourself would feel if you were "
+    "in that situation.",
+    "pt-objective": "While you read the narrative, stay objective and detached, without "
+    "getting caught up in how the person feels.",
+    "pt-control": "While you read the narrative, note the order in which the events happened "
+    "and the place where they happened.",
+}
+
+#: Every prompt variation: the paper's seven, then the perspective-taking ones.
+VARIATIONS: dict[str, tuple[str, int, str]] = {
+    **PAPER_VARIATIONS,
+    **{name: PAPER_VARIATIONS["origin"] for name in PERSPECTIVES},
 }
 
 
@@ -131,14 +179,20 @@ def _check_variation(variation: str) -> None:
 def system_prompt(variation: str, perceiver: str) -> str:
     """Return the system prompt (persona sentence, newline, task sentence) of a variation.
 
+    A perspective-taking variation (:data:`PERSPECTIVES`) puts its instruction on a line
+    of its own between the persona sentence and the task.
+
     >>> print(system_prompt("10-scale", "a Jew"))
     You are a Jew.
     Your task is to rate the intensity of the emotion on a scale from 0 (not at all) to 10 (extremely).
     Only give the scale number. No explanation is needed.
+    >>> print(system_prompt("pt-self", "a Hindu").splitlines()[1])
+    While you read the narrative, imagine how you yourself would feel if you were in that situation.
     """
     _check_variation(variation)
     persona, scale, _ = VARIATIONS[variation]
-    return PERSONAS[persona].format(persona=perceiver) + "\n" + TASK.format(scale=scale)
+    lines = [PERSONAS[persona].format(persona=perceiver), PERSPECTIVES.get(variation), TASK.format(scale=scale)]
+    return "\n".join(line for line in lines if line)
 
 
 def user_prompt(variation: str, experiencer: str, emotion: str, text: str) -> str:
@@ -163,8 +217,22 @@ def template_hash() -> str:
     >>> len(template_hash())
     16
     """
-    parts = [*PERSONAS.values(), TASK, *USER_TEMPLATES.values(), repr(sorted(VARIATIONS.items()))]
+    parts = [*PERSONAS.values(), TASK, *USER_TEMPLATES.values(), repr(sorted(PAPER_VARIATIONS.items()))]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def instruction_hash(variation: str) -> str | None:
+    """Return a short sha256 of a perspective-taking variation's instruction, else None.
+
+    Stored in the fingerprint of those variations' results only (:func:`template_hash`
+    covers the paper's templates, so results of the paper's variations keep theirs).
+
+    >>> instruction_hash("origin") is None, len(instruction_hash("pt-other"))
+    (True, 16)
+    """
+    _check_variation(variation)
+    text = PERSPECTIVES.get(variation)
+    return None if text is None else hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _check_grouping(grouping: str) -> None:
@@ -190,7 +258,7 @@ def design_sizes(
     n_variations: int = 1,
     n_models: int = 1,
 ) -> pd.DataFrame:
-    """Return the number of prompts per grouping for a given number of narratives.
+    """Return the number of prompts per grouping (default: the paper's three) for a number of narratives.
 
     One row per grouping with columns ``grouping``, ``identities`` (with the
     baseline), ``cells`` (perceiver × experiencer pairs), ``narratives`` and
@@ -199,7 +267,7 @@ def design_sizes(
     >>> design_sizes(6050).set_index("grouping")["prompts"].to_dict()
     {'religion': 217800, 'ethnicity': 2184050, 'nationality': 2928200}
     """
-    chosen = list(GROUPINGS if groupings is None else groupings)
+    chosen = list(PAPER_GROUPINGS if groupings is None else groupings)
     for grouping in chosen:
         _check_grouping(grouping)
     rows = []

@@ -104,6 +104,8 @@ class RunPlan:
             "template_hash": design.template_hash(),
             "max_new_tokens": gaps.max_new_tokens if gaps.readout == "generate" else None,
         }
+        if design.instruction_hash(variation) is not None:  # a perspective-taking variation
+            fingerprint["instruction_sha256"] = design.instruction_hash(variation)
         if llm.backend == "fake":  # its settings move every answer
             fingerprint["fake"] = llm.fake.model_dump()
         fingerprint.update(numerics(self.profile))
