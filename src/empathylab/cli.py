@@ -316,9 +316,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--reading-range",
         help="generate readout: scale ([0, S], the paper's text) | authors ([0, 100], its code)",
     )
-    run.add_argument("--grouping", action="append", help="religion | ethnicity | nationality (repeatable)")
     run.add_argument(
-        "--variation", action="append", help="origin, persona-1..3, 1-person, 3-person, 10-scale (repeatable)"
+        "--grouping", action="append", help="religion | ethnicity | nationality | race-religion (repeatable)"
+    )
+    run.add_argument(
+        "--variation",
+        action="append",
+        help="origin, persona-1..3, 1-person, 3-person, 10-scale, pt-other, pt-self, pt-objective, pt-control (repeatable)",
     )
     run.add_argument("--items-per-emotion", type=_whole(1, 10_000_000), help="narratives per emotion")
     run.add_argument("--shard", default="1/1", help="k/N: run part k of N (default 1/1)")
@@ -343,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a results folder, a Parquet/CSV table, or the authors' processed_results folder",
     )
     analyze.add_argument(
-        "--grouping", action="append", help="religion | ethnicity | nationality (repeatable)"
+        "--grouping", action="append", help="religion | ethnicity | nationality | race-religion (repeatable)"
     )
     analyze.add_argument("--variation", action="append", help="only this variation (repeatable)")
     analyze.add_argument("--model", action="append", help="only this model spec or folder name (repeatable)")

@@ -173,7 +173,10 @@ def _gap_results(profile: Profile) -> pd.DataFrame:
     plans = [
         plan_run(profile, check_model=False),
         plan_run(
-            profile, groupings=g.variation_groupings, variations=list(design.PAPER_VARIATIONS), check_model=False
+            profile,
+            groupings=g.variation_groupings,
+            variations=list(design.PAPER_VARIATIONS),
+            check_model=False,
         ),
     ]
     frames = []

@@ -136,6 +136,27 @@ class Reading(_Section):
     the authors' analysis code reads them. The distribution readout always reads 0..S."""
 
 
+class Beyond(_Section):
+    """Part III, beyond the paper: the designs of its three experiments."""
+
+    perspective_groupings: list[str] = Field(default_factory=lambda: ["religion"])
+    """Groupings asked under ``origin`` and the four perspective-taking variations."""
+    intersectional_narratives: int | None = Field(default=None, ge=2)
+    """Narratives of the race x religion design (the first of the profile's sample; null = all)."""
+    model_pairs: list[Annotated[list[str], Field(min_length=2, max_length=2)]] = Field(default_factory=list)
+    """(base, instruction-tuned) model pairs compared on the origin design with the
+    distribution readout; the first model of a pair is the reference."""
+    n_boot: int = Field(default=2000, ge=100, le=100_000)
+    """Paired bootstrap resamples of narratives for Δδ."""
+
+    @field_validator("perspective_groupings")
+    @classmethod
+    def _known_groupings(cls, value: list[str]) -> list[str]:
+        from empathylab.gaps.design import GROUPINGS
+
+        return _check_names(value, GROUPINGS, "grouping")
+
+
 class Gaps(_Section):
     """Part I: the intergroup empathy-gap design and how it is run."""
 
@@ -158,6 +179,8 @@ class Gaps(_Section):
     max_new_tokens: int = Field(default=128, ge=1)
     stop_early: bool = True
     """generate readout: stop once more text cannot change the reading (same intensities)."""
+    beyond: Beyond = Field(default_factory=Beyond)
+    """The experiments beyond the paper (Part III of the book)."""
 
     @field_validator("groupings", "variation_groupings", "second_readout_groupings")
     @classmethod

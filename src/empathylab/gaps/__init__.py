@@ -13,7 +13,7 @@ The names the chapters use are importable from here; the stages live in their mo
 - beyond the paper: :mod:`~empathylab.gaps.beyond`, :mod:`~empathylab.gaps.culture`,
   :mod:`~empathylab.gaps.compare`, :mod:`~empathylab.gaps.shifts` (Δδ between runs: a
   perspective-taking variation, an instruction-tuned model), :mod:`~empathylab.gaps.intersections`
-  (race x religion); what humans say: :mod:`~empathylab.gaps.human` (their
+  (race x religion), :mod:`~empathylab.gaps.experiments` (the plans of Part III); what humans say: :mod:`~empathylab.gaps.human` (their
   ratings), :mod:`~empathylab.gaps.anchor` (does a model track them),
   :mod:`~empathylab.gaps.premium` (the readers' own in-group premium), :mod:`~empathylab.gaps.crossed`;
 - planning a run: :mod:`~empathylab.gaps.planning` (prompts per model, hours on N GPUs);
@@ -21,15 +21,15 @@ The names the chapters use are importable from here; the stages live in their mo
   :mod:`~empathylab.gaps.report`, :mod:`~empathylab.gaps.plots`.
 """
 
-from empathylab.gaps import anchor, design, human, planning, plots, premium, reading, stimuli
+from empathylab.gaps import anchor, design, experiments, human, planning, plots, premium, reading, stimuli
 from empathylab.gaps.analysis import analyze, jsonable
 from empathylab.gaps.answers import answer_stats, exclude_incomplete
 from empathylab.gaps.beyond import bootstrap_delta, delta_by_emotion, mixed_model, pair_gaps
 from empathylab.gaps.cells import cell_tests, heatmap_data
-from empathylab.gaps.intersections import additivity, interaction_model, shared_attributes
 from empathylab.gaps.checks import RUN_KEYS
 from empathylab.gaps.compare import compare_readouts
 from empathylab.gaps.culture import cluster_means, perceiver_map
+from empathylab.gaps.intersections import additivity, interaction_model, shared_attributes
 from empathylab.gaps.matrices import (
     delta,
     delta_matrix,
@@ -65,6 +65,7 @@ __all__ = [
     "design",
     "emotion_matrix",
     "exclude_incomplete",
+    "experiments",
     "grouping_summary",
     "heatmap_data",
     "human",

@@ -45,6 +45,7 @@ __all__ = [
     "PERSPECTIVES",
     "identities",
     "design_sizes",
+    "paper_rows",
 ]
 
 BASELINE = "a person"
@@ -191,7 +192,11 @@ def system_prompt(variation: str, perceiver: str) -> str:
     """
     _check_variation(variation)
     persona, scale, _ = VARIATIONS[variation]
-    lines = [PERSONAS[persona].format(persona=perceiver), PERSPECTIVES.get(variation), TASK.format(scale=scale)]
+    lines = [
+        PERSONAS[persona].format(persona=perceiver),
+        PERSPECTIVES.get(variation),
+        TASK.format(scale=scale),
+    ]
     return "\n".join(line for line in lines if line)
 
 
@@ -488,3 +493,18 @@ def chunks(
             batch, index = [], index + 1
     if batch and index in shard:
         yield index, batch
+
+
+def paper_rows(results: pd.DataFrame) -> pd.DataFrame:
+    """Return the rows of the paper's design: its seven variations and three groupings.
+
+    The chapters of Part I read a results folder that may also hold the runs of Part III
+    (perspective-taking variations, the race x religion grouping); this keeps them apart.
+
+    >>> rows = pd.DataFrame({"variation": ["origin", "pt-self", "origin"],
+    ...                      "grouping": ["religion", "religion", "race-religion"]})
+    >>> len(paper_rows(rows))
+    1
+    """
+    keep = results["variation"].isin(list(PAPER_VARIATIONS)) & results["grouping"].isin(PAPER_GROUPINGS)
+    return results[keep]

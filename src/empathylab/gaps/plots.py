@@ -18,6 +18,8 @@ __all__ = [
     "deltas",
     "human_scatter",
     "gap_forest",
+    "shift_forest",
+    "delta_intervals",
 ]
 
 
@@ -90,10 +92,12 @@ def intensities_by_emotion(results: pd.DataFrame) -> Figure:
 
 def _group_edges(labels: list[str], grouping: str) -> list[int]:
     """Positions after which a separator line goes: after the baseline, between groups."""
-    from empathylab.gaps.design import BASELINE, ETHNICITY_RACE, NATIONALITY_CLUSTERS
+    from empathylab.gaps.design import BASELINE, ETHNICITY_RACE, NATIONALITY_CLUSTERS, RACE_RELIGION
 
     if grouping == "ethnicity":
         key = {label: ETHNICITY_RACE.get(label, label) for label in labels}
+    elif grouping == "race-religion":
+        key = {label: race for label, (race, _) in RACE_RELIGION.items()}
     elif grouping == "nationality":
         key = {
             f"a person from {country}": cluster
@@ -343,4 +347,73 @@ def gap_forest(table: pd.DataFrame) -> Figure:
     ax.set_yticks(range(len(table)), labels)
     ax.invert_yaxis()
     ax.set_xlabel("in-group minus out-group (standardised; 95 % interval)")
+    return fig
+
+
+def shift_forest(table: pd.DataFrame, by: str = "variation") -> Figure:
+    """Return Δδ and the mean-intensity shift of each run against its reference, with intervals.
+
+    ``table`` is :func:`empathylab.gaps.shifts.delta_shift`'s (a ``grouping`` column, if
+    present, labels the rows). Left: Δδ (z units); right: the shift of the mean intensity
+    (the run's units). A gap that narrows without the mean moving is a narrower gap, not a
+    scale shift.
+
+    >>> t = pd.DataFrame({"variation": ["pt-self"], "reference": ["origin"], "delta_diff": [-0.2],
+    ...                   "diff_ci_low": [-0.4], "diff_ci_high": [0.0], "mean_shift": [1.0],
+    ...                   "shift_ci_low": [0.5], "shift_ci_high": [1.5]})
+    >>> [a.get_xlabel()[:2] for a in shift_forest(t).axes]
+    ['Δδ', 'me']
+    """
+    import matplotlib.pyplot as plt
+
+    labels = table[by].astype(str)
+    if "grouping" in table.columns:
+        labels = labels + " (" + table["grouping"].astype(str) + ")"
+    fig, axes = plt.subplots(1, 2, figsize=(8.5, 0.4 * len(table) + 1.4), layout="constrained", sharey=True)
+    panels = [
+        ("delta_diff", "diff_ci_low", "diff_ci_high", "Δδ against the reference (z units; 95 % interval)"),
+        ("mean_shift", "shift_ci_low", "shift_ci_high", "mean intensity shift (95 % interval)"),
+    ]
+    for ax, (value, low, high, label) in zip(axes, panels):
+        for row, (_, r) in enumerate(table.iterrows()):
+            ax.errorbar(
+                r[value],
+                row,
+                xerr=[[r[value] - r[low]], [r[high] - r[value]]],
+                fmt="o",
+                color="C0",
+                capsize=3,
+            )
+        ax.axvline(0, color="0.3", linewidth=0.8)
+        ax.set_xlabel(label)
+    axes[0].set_yticks(range(len(table)), labels)
+    axes[0].invert_yaxis()
+    return fig
+
+
+def delta_intervals(deltas: pd.DataFrame) -> Figure:
+    """Return δ per model and grouping as points with their intervals.
+
+    ``deltas`` is :func:`empathylab.gaps.experiments.pair_deltas`'s (``model, grouping,
+    delta, ci_low, ci_high``).
+
+    >>> t = pd.DataFrame({"model": ["m"], "grouping": ["religion"], "delta": [0.3],
+    ...                   "ci_low": [0.1], "ci_high": [0.5]})
+    >>> [t.get_text() for t in delta_intervals(t).axes[0].get_yticklabels()]
+    ['m (religion)']
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * max(len(deltas), 1) + 1.3), layout="constrained")
+    ax.errorbar(
+        deltas["delta"],
+        range(len(deltas)),
+        xerr=[deltas["delta"] - deltas["ci_low"], deltas["ci_high"] - deltas["delta"]],
+        fmt="o",
+        capsize=3,
+    )
+    ax.axvline(0, color="0.3", linewidth=0.8)
+    ax.set_yticks(range(len(deltas)), deltas["model"] + " (" + deltas["grouping"] + ")")
+    ax.invert_yaxis()
+    ax.set_xlabel("δ (z units; 95 % bootstrap interval)")
     return fig

@@ -11,7 +11,14 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["runs_table", "grouping_summary", "variation_summary", "comparison_table"]
+__all__ = [
+    "runs_table",
+    "grouping_summary",
+    "variation_summary",
+    "comparison_table",
+    "shift_summary",
+    "pair_summary",
+]
 
 TABLE_COLUMNS = (
     "model",
@@ -164,3 +171,81 @@ def comparison_table(table: pd.DataFrame) -> pd.DataFrame:
         aggfunc="first",
         sort=False,
     )
+
+
+def shift_summary(shifts: pd.DataFrame, by: str = "variation") -> str:
+    """Return one sentence per row of Δδ and mean-shift results, saying what the intervals show.
+
+    ``shifts`` is :func:`empathylab.gaps.experiments.shifts_by_grouping`'s. A gap is
+    called narrower (wider) only when Δδ's 95 % interval lies below (above) zero; the
+    mean shift is reported beside it, so a moved scale is not read as a moved gap.
+
+    >>> t = pd.DataFrame({"grouping": ["religion"], "variation": ["pt-other"], "reference": ["origin"],
+    ...     "n_items": [12], "delta_diff": [-0.31], "diff_ci_low": [-0.52], "diff_ci_high": [-0.08],
+    ...     "mean_shift": [0.4], "shift_ci_low": [-0.1], "shift_ci_high": [0.9]})
+    >>> shift_summary(t)
+    'pt-other against origin (religion, 12 narratives): Δδ −0.31 (95 % interval −0.52 to −0.08), a narrower gap; the mean intensity moved by +0.40 (−0.10 to +0.90), no shift detected.'
+    """
+
+    def signed(x: float, digits: int = 2) -> str:
+        return f"{x:+.{digits}f}".replace("-", "\u2212")
+
+    sentences = []
+    for _, r in shifts.iterrows():
+        if r["diff_ci_high"] < 0:
+            gap = "a narrower gap"
+        elif r["diff_ci_low"] > 0:
+            gap = "a wider gap"
+        else:
+            gap = "no change of the gap detected"
+        if r["shift_ci_high"] < 0:
+            scale = "lower throughout"
+        elif r["shift_ci_low"] > 0:
+            scale = "higher throughout"
+        else:
+            scale = "no shift detected"
+        where = f"{r['grouping']}, " if "grouping" in shifts.columns else ""
+        sentences.append(
+            f"{r[by]} against {r['reference']} ({where}{int(r['n_items'])} narratives): "
+            f"Δδ {signed(r['delta_diff'])} (95 % interval {signed(r['diff_ci_low'])} to "
+            f"{signed(r['diff_ci_high'])}), {gap}; the mean intensity moved by "
+            f"{signed(r['mean_shift'])} ({signed(r['shift_ci_low'])} to {signed(r['shift_ci_high'])}), {scale}."
+        )
+    return " ".join(sentences)
+
+
+def pair_summary(status: pd.DataFrame, stored: set[str] | list[str], shifts: pd.DataFrame) -> str:
+    """Return what the base-versus-instruction-tuned comparison found, or which half is missing.
+
+    ``status`` is :func:`empathylab.gaps.experiments.pair_status`'s, ``stored`` the models
+    with stored rows, ``shifts`` :func:`empathylab.gaps.experiments.pair_shifts`'s.
+
+    >>> status = pd.DataFrame({"pair": [0, 0], "role": ["base", "instruction-tuned"],
+    ...     "model": ["b", "t"], "available": [True, False], "command": ["run b", "run t"]})
+    >>> pair_summary(status, {"b"}, pd.DataFrame())
+    'Pair 1: the base model b is stored; the instruction-tuned model t is missing (not available on this machine). One command fills it in: `run t`; then rebuild the book.'
+    """
+    sentences = []
+    for pair, part in status.groupby("pair", sort=True):
+        roles = dict(zip(part["role"], part["model"]))
+        missing = part[~part["model"].isin(set(stored))]
+        if missing.empty and len(shifts):
+            found = shifts[shifts["pair"] == pair]
+            sentences.append(
+                f"Pair {pair + 1}, {roles['instruction-tuned']} against {roles['base']}: "
+                + shift_summary(found, by="model")
+            )
+            continue
+        have = [
+            f"the {r} model {m} is stored" for r, m in zip(part["role"], part["model"]) if m in set(stored)
+        ]
+        lack = [
+            f"the {r} model {m} is missing ({'not stored yet' if ok else 'not available on this machine'})"
+            for r, m, ok in zip(missing["role"], missing["model"], missing["available"])
+        ]
+        commands = " and ".join(f"`{c}`" for c in missing["command"])
+        fill = "One command fills it in" if len(missing) == 1 else "These commands fill them in"
+        sentences.append(
+            f"Pair {pair + 1}: {'; '.join(have + lack)}. {fill}: {commands}; then rebuild the book."
+        )
+    return " ".join(sentences)

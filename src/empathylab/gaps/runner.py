@@ -159,6 +159,7 @@ def plan_run(
     out: str | Path | None = None,
     engine: str = "local",
     ray_address: str | None = None,
+    max_narratives: int | None = None,
     check_model: bool = True,
 ) -> RunPlan:
     """Validate a run and return its plan; nothing is loaded and nothing is written.
@@ -169,7 +170,8 @@ def plan_run(
     ``reading_range`` sets ``gaps.reading.range``. A ``readout`` that is the profile's
     ``second_readout`` swaps the two, so that the plan's profile stays valid. ``engine``
     is ``local`` or ``ray`` (which needs the ``ray`` extra); ``ray_address`` sets
-    ``llm.ray.address``.
+    ``llm.ray.address``. ``max_narratives`` keeps the first narratives of the profile's
+    sample (a smaller design on the same stimuli).
 
     Returns
     -------
@@ -220,6 +222,10 @@ def plan_run(
         require_ray()  # before anything loads: one line saying how to install it
     root = Path(out) if out is not None else checked.output_path() / "gaps"
     narratives = sample_narratives(load_narratives(), checked.stimuli.items_per_emotion, seed=checked.seed)
+    if max_narratives is not None:
+        if max_narratives < 1:
+            raise EmpathylabError(f"max_narratives must be at least 1, not {max_narratives}.")
+        narratives = narratives.iloc[:max_narratives]
     plan = RunPlan(checked, parsed_shard, root, narratives, engine)
     for spec in checked.models.causal_lm:
         for variation, grouping in plan.cells:

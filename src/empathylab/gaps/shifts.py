@@ -45,9 +45,10 @@ def delta_shift(
     pandas.DataFrame
         One row per run besides the reference (in order of appearance): ``by`` (the
         run's value), ``reference``, ``n_items``, ``delta``, ``delta_reference``,
-        ``delta_diff`` (Δδ) with ``diff_ci_low``/``diff_ci_high`` (2.5 and 97.5
-        percentiles of ``n_boot`` paired resamples of narratives), ``mean``,
-        ``mean_reference``, ``mean_shift`` with ``shift_ci_low``/``shift_ci_high``.
+        ``delta_diff`` (Δδ) with ``diff_ci_low``/``diff_ci_high`` (a 95 % interval:
+        Student's t with n - 1 degrees of freedom on the standard error of ``n_boot``
+        paired resamples of the n narratives), ``mean``, ``mean_reference``,
+        ``mean_shift`` with ``shift_ci_low``/``shift_ci_high`` (the same on the mean).
 
     Examples
     --------
@@ -83,7 +84,9 @@ def delta_shift(
             )
         common = np.intersect1d(items, ref_items)
         if len(common) == 0:
-            raise EmpathylabError(f"{what}: the runs {level!r} and {reference!r} share no complete narrative.")
+            raise EmpathylabError(
+                f"{what}: the runs {level!r} and {reference!r} share no complete narrative."
+            )
         a = cells[np.searchsorted(items, common)].reshape(len(common), -1)
         b = ref_cells[np.searchsorted(ref_items, common)].reshape(len(common), -1)
         stats = _paired_bootstrap(a, b, weights, int(n_boot), np.random.default_rng(seed))
@@ -114,16 +117,32 @@ def _paired_bootstrap(
         counts = np.bincount(draws.ravel(), minlength=size * n).reshape(size, n) / n
         diffs[start : start + size] = (counts @ a) @ w / sd_a - (counts @ b) @ w / sd_b
         shifts[start : start + size] = counts @ item_shift
-    (d_low, d_high), (s_low, s_high) = np.percentile(diffs, [2.5, 97.5]), np.percentile(shifts, [2.5, 97.5])
+    diff, shift = float(delta_a - delta_b), float(item_shift.mean())
+    d_half, s_half = _half_width(diffs, n), _half_width(shifts, n)
     return {
         "delta": float(delta_a),
         "delta_reference": float(delta_b),
-        "delta_diff": float(delta_a - delta_b),
-        "diff_ci_low": float(d_low),
-        "diff_ci_high": float(d_high),
+        "delta_diff": diff,
+        "diff_ci_low": diff - d_half,
+        "diff_ci_high": diff + d_half,
         "mean": float(a.mean()),
         "mean_reference": float(b.mean()),
-        "mean_shift": float(item_shift.mean()),
-        "shift_ci_low": float(s_low),
-        "shift_ci_high": float(s_high),
+        "mean_shift": shift,
+        "shift_ci_low": shift - s_half,
+        "shift_ci_high": shift + s_half,
     }
+
+
+def _half_width(boots: np.ndarray, n: int) -> float:
+    """Half the 95 % interval: Student's t (n - 1 df) times the bootstrap standard error.
+
+    The bootstrap's standard error is scaled by sqrt(n / (n - 1)) (it divides by n). With
+    few narratives the percentile interval undercovers: on simulated runs with no change
+    it excluded zero 9.5 % of the time with 12 narratives (6 % with 40); this interval,
+    7 % and 5 % (``tests/gaps/test_beyond_paper.py`` checks the rate).
+    """
+    from scipy import stats
+
+    if n < 2 or len(boots) < 2:
+        return float("nan")
+    return float(stats.t.ppf(0.975, n - 1) * boots.std(ddof=1) * np.sqrt(n / (n - 1)))
