@@ -190,20 +190,25 @@ def shift_summary(shifts: pd.DataFrame, by: str = "variation") -> str:
     def signed(x: float, digits: int = 2) -> str:
         return f"{x:+.{digits}f}".replace("-", "\u2212")
 
+    def side(low: float, high: float, below: str, above: str, neither: str) -> str:
+        return below if high < 0 else above if low > 0 else neither
+
     sentences = []
     for _, r in shifts.iterrows():
-        if r["diff_ci_high"] < 0:
-            gap = "a narrower gap"
-        elif r["diff_ci_low"] > 0:
-            gap = "a wider gap"
-        else:
-            gap = "no change of the gap detected"
-        if r["shift_ci_high"] < 0:
-            scale = "lower throughout"
-        elif r["shift_ci_low"] > 0:
-            scale = "higher throughout"
-        else:
-            scale = "no shift detected"
+        gap = side(
+            r["diff_ci_low"],
+            r["diff_ci_high"],
+            "a narrower gap",
+            "a wider gap",
+            "no change of the gap detected",
+        )
+        scale = side(
+            r["shift_ci_low"],
+            r["shift_ci_high"],
+            "lower throughout",
+            "higher throughout",
+            "no shift detected",
+        )
         where = f"{r['grouping']}, " if "grouping" in shifts.columns else ""
         sentences.append(
             f"{r[by]} against {r['reference']} ({where}{int(r['n_items'])} narratives): "
