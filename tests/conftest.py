@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -19,3 +20,35 @@ def mirror() -> Path:
     if not env:
         pytest.skip("EMPATHYLAB_DATA_DIR is not set")
     return Path(env)
+
+
+THREE = ["a person", "a Jew", "a Muslim"]
+
+
+def tiny_profile(
+    folder: Path,
+    *,
+    items: int = 1,
+    chunk: int = 10,
+    llm: dict | None = None,
+    identities: list[str] | None = THREE,
+) -> Path:
+    """Write a tiny Part I profile (religion x origin) to ``folder/tiny.yaml``; return its path.
+
+    ``identities`` None asks the whole religion list; ``llm`` is the profile's ``llm:`` section.
+    """
+    gaps: dict = {"groupings": ["religion"], "variations": ["origin"], "chunk_size": chunk}
+    if identities is not None:
+        gaps["identities"] = {"religion": identities}
+    data = {
+        "name": "tiny",
+        "device": "cpu",
+        "output_dir": str(folder / "results"),
+        "stimuli": {"items_per_emotion": items},
+        "gaps": gaps,
+    }
+    if llm is not None:
+        data["llm"] = llm
+    path = folder / "tiny.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import tiny_profile
 
 from empathylab.cli import main
 from empathylab.errors import EmpathylabError
@@ -52,24 +53,7 @@ def fake(name, model, **options):
 
 @pytest.fixture
 def profile(tmp_path, mirror) -> Path:
-    path = tmp_path / "tiny.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "name": "tiny",
-                "device": "cpu",
-                "output_dir": str(tmp_path / "results"),
-                "stimuli": {"items_per_emotion": 1},
-                "gaps": {
-                    "groupings": ["religion"],
-                    "variations": ["origin"],
-                    "identities": {"religion": ["a person", "a Jew", "a Muslim"]},
-                    "chunk_size": 10,
-                },
-            }
-        )
-    )
-    return path
+    return tiny_profile(tmp_path)
 
 
 def test_a_run_stores_one_row_per_prompt_with_provenance(profile):

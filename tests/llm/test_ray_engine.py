@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from empathylab.cli import main
 from empathylab.errors import EmpathylabError
@@ -28,6 +27,7 @@ from empathylab.llm.store import read_metadata, verify_chunk
 
 ray = pytest.importorskip("ray")
 import ray_helpers  # noqa: E402  (after the skip: it needs nothing of Ray, but only these tests use it)
+from conftest import tiny_profile  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -48,25 +48,7 @@ def cluster():
 
 
 def tiny(tmp_path: Path, backend: str = "fake", items: int = 2, chunk: int = 20, **llm) -> Path:
-    path = tmp_path / "tiny.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "name": "tiny",
-                "device": "cpu",
-                "output_dir": str(tmp_path / "results"),
-                "stimuli": {"items_per_emotion": items},
-                "llm": {"backend": backend, "batch_size": 8, **llm},
-                "gaps": {
-                    "groupings": ["religion"],
-                    "variations": ["origin"],
-                    "identities": {"religion": ["a person", "a Jew", "a Muslim"]},
-                    "chunk_size": chunk,
-                },
-            }
-        )
-    )
-    return path
+    return tiny_profile(tmp_path, items=items, chunk=chunk, llm={"backend": backend, "batch_size": 8, **llm})
 
 
 def same_store(a: Path, b: Path) -> None:

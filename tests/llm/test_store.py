@@ -8,7 +8,7 @@ import random
 
 import pandas as pd
 import pytest
-import yaml
+from conftest import tiny_profile
 
 from empathylab.cli import main
 from empathylab.errors import EmpathylabError
@@ -26,21 +26,7 @@ def _store(tmp_path, n_chunks: int = 3) -> ChunkStore:
 
 @pytest.fixture
 def profile(tmp_path, mirror):
-    path = tmp_path / "tiny.yaml"
-    data = {
-        "name": "tiny",
-        "output_dir": str(tmp_path / "results"),
-        "stimuli": {"items_per_emotion": 1},
-        "llm": {"backend": "fake"},
-        "gaps": {
-            "groupings": ["religion"],
-            "variations": ["origin"],
-            "identities": {"religion": ["a person", "a Jew", "a Muslim"]},
-            "chunk_size": 10,
-        },
-    }
-    path.write_text(yaml.safe_dump(data))
-    return path
+    return tiny_profile(tmp_path, llm={"backend": "fake"})
 
 
 def test_every_single_bit_flip_of_a_chunk_is_caught(tmp_path):

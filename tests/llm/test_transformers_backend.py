@@ -203,22 +203,11 @@ def test_ctrl_c_during_a_transformers_run_prints_one_line_and_keeps_the_chunks(t
     import sys
     import time
 
-    import yaml
+    from conftest import tiny_profile
 
     from empathylab.llm.store import verify_chunk
 
-    profile = tmp_path / "tiny.yaml"
-    profile.write_text(
-        yaml.safe_dump(
-            {
-                "name": "tiny",
-                "device": "cpu",
-                "output_dir": str(tmp_path / "results"),
-                "stimuli": {"items_per_emotion": 1},
-                "gaps": {"groupings": ["religion"], "variations": ["origin"], "chunk_size": 8},
-            }
-        )
-    )
+    profile = tiny_profile(tmp_path, chunk=8, identities=None)
     cmd = [sys.executable, "-m", "empathylab.cli", "gaps", "run", "--profile", str(profile)]
     env = {**os.environ, "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
