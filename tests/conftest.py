@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -52,3 +55,21 @@ def tiny_profile(
     path = folder / "tiny.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+def interrupt(proc: subprocess.Popen, within: float = 10.0) -> str:
+    """Send Ctrl-C to a running ``empathylab`` command; assert it ends as the CLI promises.
+
+    Exit status 130 within ``within`` seconds, no traceback, and the one line that says every
+    stored chunk is kept. Returns its standard error.
+    """
+    started = time.time()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    took = time.time() - started
+    assert proc.returncode == 130 and took < within, (proc.returncode, took, err[-500:])
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == (
+        "empathylab: interrupted; every chunk stored before the interrupt is kept: "
+        "run the same command again to resume."
+    )
+    return err
