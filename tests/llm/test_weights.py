@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -118,6 +121,56 @@ def test_hub_id_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(info.value.__cause__, OSError)
     with pytest.raises(ModelNotFoundError, match=hub_id):
         models.load_encoder(hub_id, device="cpu")
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_hub_unreachable_reads_only_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Network allowed, but the hub does not answer: one probe, then only the local cache,
+    # instead of huggingface_hub's five retries per file.
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    endpoint = f"http://127.0.0.1:{closed_port()}"
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", endpoint)
+    monkeypatch.setattr(models, "_PROBES", {})
+    seen: list[bool] = []
+
+    def from_pretrained(hub_id: str, *, revision: str | None, local_files_only: bool) -> None:
+        seen.append(local_files_only)
+        raise OSError(f"We couldn't connect to load {hub_id}")
+
+    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", from_pretrained)
+    for _ in range(2):
+        with pytest.raises(ModelNotFoundError) as info:
+            models.resolve_model("empathylab-tests/no-such-model", "causal_lm")
+        assert f"the hub ({endpoint}) is unreachable" in str(info.value)
+    assert seen == [True, True] and list(models._PROBES) == [endpoint]  # probed once
+
+
+def test_hub_probe_counts_any_http_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    class NotFound(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self) -> None:
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(models, "_PROBES", {})
+        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+        assert models._hub_unreachable() is None
+        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{closed_port()}")
+        assert "refused" in models._hub_unreachable().lower()
+    finally:
+        server.shutdown()
 
 
 # ----------------------------------------------------------------------------- local folder

@@ -333,8 +333,8 @@ def _drive(
         )
     if failed:
         shown_failures = "; ".join(
-            f"{key} chunk {index}: {error}" for (key, index), error in list(failed.items())[:3]
-        )
+            f"{key} chunk {index}: {error}" for (key, index), error in sorted(failed.items())[:3]
+        )  # in store and chunk order: workers finish in any order
         more = f"; and {len(failed) - 3} more" if len(failed) > 3 else ""
         raise EmpathylabError(
             f"{len(failed)} chunk(s) were not stored: {shown_failures}{more}. "

@@ -267,19 +267,64 @@ def _from_pretrained(cls: Any, source: ModelSource, **kwargs: Any) -> Any:
     return _hub_from_pretrained(cls, source.location, source.revision, **kwargs)
 
 
-def _hub_from_pretrained(cls: Any, hub_id: str, revision: str | None, **kwargs: Any) -> Any:
-    """``cls.from_pretrained`` for a hub id; "not found" (an OSError) becomes ModelNotFoundError."""
-    offline = _offline()
+_PROBES: dict[str, tuple[float, str | None]] = {}
+
+
+def _hub_unreachable(timeout: float = 5.0) -> str | None:
+    """Why the Hugging Face hub cannot be reached now, or None when it answers.
+
+    One HEAD request to the endpoint (``HF_ENDPOINT``; proxies from the environment),
+    remembered for five minutes: without it, every hub id on a machine without network
+    costs huggingface_hub's five retries (about 25 s) and a page of warnings. Any HTTP
+    answer, an error status included, counts as reachable.
+    """
+    import ssl
+    import time
+    import urllib.error
+    import urllib.request
+
+    from huggingface_hub import constants
+
+    endpoint = constants.ENDPOINT
+    seen = _PROBES.get(endpoint)
+    if seen is not None and time.monotonic() - seen[0] < 300:
+        return seen[1]
     try:
-        return cls.from_pretrained(hub_id, revision=revision, local_files_only=offline, **kwargs)
+        urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=timeout).close()
+        reason = None
+    except urllib.error.HTTPError:
+        reason = None
+    except (OSError, ValueError) as err:
+        cause = getattr(err, "reason", None) or err
+        # a TLS failure means something answered; huggingface_hub may trust other CAs
+        reason = None if isinstance(cause, ssl.SSLError) else (str(cause) or type(err).__name__)
+    _PROBES[endpoint] = (time.monotonic(), reason)
+    return reason
+
+
+def _hub_from_pretrained(cls: Any, hub_id: str, revision: str | None, **kwargs: Any) -> Any:
+    """``cls.from_pretrained`` for a hub id; "not found" (an OSError) becomes ModelNotFoundError.
+
+    Offline (``HF_HUB_OFFLINE``) or with the hub unreachable, only the local Hugging Face
+    cache is read.
+    """
+    from huggingface_hub import constants
+
+    offline = _offline()
+    unreachable = None if offline else _hub_unreachable()
+    try:
+        return cls.from_pretrained(
+            hub_id, revision=revision, local_files_only=offline or unreachable is not None, **kwargs
+        )
     except OSError as err:  # transformers reports missing, gated and unreachable models so
         if err.errno is not None:  # a file-system error (disk full, read-only), not "not found"
             raise
-        where = (
-            "in the local Hugging Face cache (HF_HUB_OFFLINE is set)"
-            if offline
-            else ("on the Hugging Face hub or in the local Hugging Face cache")
-        )
+        if offline:
+            where = "in the local Hugging Face cache (HF_HUB_OFFLINE is set)"
+        elif unreachable is not None:
+            where = f"in the local Hugging Face cache, and the hub ({constants.ENDPOINT}) is unreachable ({unreachable})"
+        else:
+            where = "on the Hugging Face hub or in the local Hugging Face cache"
         rev = f" at revision {revision!r}" if revision else ""
         embedded = ", ".join(name for names in EMBEDDED.values() for name in names)
         cause = (str(err).strip() or type(err).__name__).splitlines()[0]
