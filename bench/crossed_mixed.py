@@ -20,10 +20,10 @@ import pandas as pd
 def main() -> None:
     import statsmodels.formula.api as smf
 
-    from empathylab.gaps import human
+    from empathylab.gaps import human, premium
     from empathylab.gaps.crossed import fit_crossed
 
-    frame = human.premium_data(human.load_readers(), human.load_writers(), "gender").assign(one=1)
+    frame = premium.premium_data(human.load_readers(), human.load_writers(), "gender").assign(one=1)
     print(
         f"{platform.processor() or platform.machine()}, {len(frame)} ratings, "
         f"{frame['item_id'].nunique()} texts, {frame['reader_id'].nunique()} readers"

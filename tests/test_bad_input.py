@@ -59,6 +59,21 @@ CASES = [
     (None, None, ["gaps", "analyze", "results", "--bootstrap", "-1"], "--bootstrap: must be from 0 to"),
     (None, None, ["labels", "agreement", "--min-labels", "-5"], "--min-labels: must be from 1 to"),
     (None, None, ["gaps", "run", "--items-per-emotion", "zero"], "'zero' is not a whole number"),
+    (
+        None,
+        None,
+        ["gaps", "analyze", "results", "--round-means", "-1"],
+        "--round-means: must be from 0 to 15",
+    ),
+    (
+        None,
+        None,
+        ["gaps", "analyze", "results", "--exact", "--sampled"],
+        "argument --sampled: not allowed with argument --exact",
+    ),
+    (None, None, ["gaps", "compare", "results", "--bootstrap", "1"], "--bootstrap: must be from 2 to"),
+    (None, None, ["gaps", "compare"], "the following arguments are required: A"),
+    (None, None, ["gaps", "compare", "no/such/folder"], "No stored results"),
 ]
 
 

@@ -23,6 +23,11 @@ def _store(profile, rows, readout="distribution", variation="origin"):
     store.write(0, rows.assign(model=model, readout=readout, variation=variation), {})
 
 
+def _python_round(m):
+    """The authors' rounding: Python's round() of each mean (a Python float)."""
+    return np.array([[round(float(v), 2) for v in row] for row in m])
+
+
 def test_rounding_effect_equals_an_independent_computation(profile):
     rows = gaps.simulate_results("religion", n_items=12, effect=0.3, noise_sd=3.0, seed=5)
     _store(profile, rows)
@@ -35,8 +40,40 @@ def test_rounding_effect_equals_an_independent_computation(profile):
         return z[inside].mean() - z[~inside].mean()
 
     assert row["delta_exact"] == pytest.approx(delta(raw))
-    assert row["delta_rounded"] == pytest.approx(delta(np.round(raw, 2)))
-    assert row["abs_change"] == pytest.approx(abs(delta(raw) - delta(np.round(raw, 2))))
+    assert row["delta_rounded"] == pytest.approx(delta(_python_round(raw)))
+    assert row["abs_change"] == pytest.approx(abs(delta(raw) - delta(_python_round(raw))))
+    assert row["cells_np_round_differs"] == int((_python_round(raw) != np.round(raw, 2)).sum())
+
+
+def test_rounding_effect_counts_the_means_numpy_rounds_otherwise(profile):
+    """A cell mean of 107/40 = 2.675 (stored just below): Python's round gives 2.67, np.round 2.68."""
+    rows = gaps.simulate_results("religion", n_items=40, seed=1)
+    rows["intensity"] = 5.0
+    cell = (rows.perceiver == "a Jew") & (rows.experiencer == "a Hindu")
+    rows.loc[cell, "intensity"] = np.where(rows.loc[cell, "item_id"] < 27, 3.0, 2.0)
+    rows.loc[(rows.perceiver == rows.experiencer) & (rows.perceiver != "a person"), "intensity"] = 6.0
+    _store(profile, rows)
+    [row] = departures.rounding_effect(profile, n_permutations=100).to_dict("records")
+    assert row["cells_np_round_differs"] == 1
+    raw = gaps.delta_matrix(rows, z=False).to_numpy()
+    inside = np.eye(5, dtype=bool)
+    z = (_python_round(raw) - _python_round(raw).mean()) / _python_round(raw).std()
+    assert row["delta_rounded"] == pytest.approx(z[inside].mean() - z[~inside].mean(), abs=1e-12)
+
+
+def test_permutation_effect_sets_the_exact_test_beside_the_drawn_one(profile):
+    rows = gaps.simulate_results("religion", n_items=12, effect=2.0, seed=3)
+    _store(profile, rows)
+    [row] = departures.permutation_effect(profile, n_permutations=2000).to_dict("records")
+    exact = gaps.permutation_test(gaps.delta_matrix(rows), "religion")
+    drawn = gaps.permutation_test(gaps.delta_matrix(rows), "religion", 2000, 0, exact=False)
+    assert row["arrangements"] == 120 and exact["exact"] and not drawn["exact"]
+    assert (row["null_low_exact"], row["p_exact"]) == (exact["ci_low"], exact["p_perm"])
+    assert (row["null_high_drawn"], row["p_drawn"]) == (drawn["ci_high"], drawn["p_perm"])
+    assert row["largest_end_shift"] == pytest.approx(
+        max(abs(exact["ci_low"] - drawn["ci_low"]), abs(exact["ci_high"] - drawn["ci_high"]))
+    )
+    assert row["verdict_exact"] == "in-group higher"
 
 
 def test_reading_range_effect_counts_the_ten_point_answers(profile):

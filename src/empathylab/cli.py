@@ -90,27 +90,21 @@ def _note_unfinished(results_dir: str) -> None:
         print(f"note: and {len(unfinished) - 3} more unfinished runs.", file=sys.stderr)
 
 
-def _gaps_analyze(args: argparse.Namespace) -> None:
-    import json
+def _select(results: Any, where: str, selection: dict[str, list[str] | None]) -> Any:
+    """Keep the rows of ``results`` (read from ``where``) whose run keys are among those wanted.
 
-    from empathylab import gaps
+    ``selection`` maps a run key (grouping, variation, model, readout) to the values wanted
+    (None or empty: all). A model may be named by its spec or its folder name.
+    """
     from empathylab.gaps import design
-    from empathylab.gaps.results import read_result_table
     from empathylab.llm.store import model_slug
 
-    results = read_result_table(args.results_dir)  # checks columns, values and repeats
-    _note_unfinished(args.results_dir)
-    for value in args.grouping or []:
+    for value in selection.get("grouping") or []:
         if value not in design.GROUPINGS:
             raise EmpathylabError(
                 f"Unknown grouping {value!r}; valid groupings: {', '.join(design.GROUPINGS)}."
             )
-    for column, wanted in (
-        ("grouping", args.grouping),
-        ("variation", args.variation),
-        ("model", args.model),
-        ("readout", args.readout),
-    ):
+    for column, wanted in selection.items():
         if not wanted:
             continue
         values = results[column].astype(str)
@@ -119,16 +113,34 @@ def _gaps_analyze(args: argparse.Namespace) -> None:
             chosen |= values.map(model_slug).isin([model_slug(w) for w in wanted])
         if not chosen.any():
             have = ", ".join(sorted(values.unique()))
-            raise EmpathylabError(
-                f"No results with {column} {', '.join(wanted)} in {args.results_dir}; found: {have}."
-            )
+            raise EmpathylabError(f"No results with {column} {', '.join(wanted)} in {where}; found: {have}.")
         results = results[chosen]
+    return results
+
+
+def _gaps_analyze(args: argparse.Namespace) -> None:
+    import json
+
+    from empathylab import gaps
+    from empathylab.gaps.results import read_result_table
+
+    results = read_result_table(args.results_dir)  # checks columns, values and repeats
+    _note_unfinished(args.results_dir)
+    selection = {
+        "grouping": args.grouping,
+        "variation": args.variation,
+        "model": args.model,
+        "readout": args.readout,
+    }
+    results = _select(results, args.results_dir, selection)
     runs = gaps.analyze(
         results,
         n_permutations=args.permutations,
         seed=args.seed,
         n_boot=args.bootstrap,
-        mixed=not args.no_mixed,
+        mixed=args.mixed,
+        round_means=args.round_means,
+        exact=args.exact,
     )
     if args.json:
         for run in runs:
@@ -140,6 +152,87 @@ def _gaps_analyze(args: argparse.Namespace) -> None:
 
     with pd.option_context("display.width", 200, "display.max_columns", None):
         print(runs_table(runs).round(4).to_string(index=False))
+
+
+#: The columns of ``gaps compare`` that name a run (``--a-KEY``/``--b-KEY``, or ``--KEY`` for both).
+_COMPARE_KEYS = ("variation", "model", "readout")
+
+
+def _gaps_compare(args: argparse.Namespace) -> None:
+    import json
+
+    from empathylab import gaps
+    from empathylab.gaps.results import read_result_table
+    from empathylab.gaps.shifts import compare_runs, run_choices
+
+    paths = {"A": args.a_dir, "B": args.b_dir or args.a_dir}
+    sides, read = {}, {}
+    for side, path in paths.items():
+        if path not in read:
+            read[path] = read_result_table(path)  # checks columns, values and repeats
+            _note_unfinished(path)
+        rows = read[path]
+        low = side.lower()
+        selection = {"grouping": args.grouping}
+        selection |= {key: getattr(args, f"{low}_{key}") or getattr(args, key) for key in _COMPARE_KEYS}
+        rows = _select(rows, path, selection)
+        for grouping, part in rows.groupby("grouping", sort=False):
+            choices = run_choices(part)
+            if choices:
+                options = " and ".join(
+                    f"--{low}-{key} ({', '.join(values)})" for key, values in choices.items()
+                )
+                raise EmpathylabError(
+                    f"{side} ({path}) holds {part.groupby(list(choices)).ngroups} runs of the {grouping} "
+                    f"grouping; choose one with {options}, or --grouping to leave {grouping} out."
+                )
+        sides[side] = rows
+    table = compare_runs(sides["A"], sides["B"], n_boot=args.bootstrap, seed=args.seed)
+    held = {side: set(rows["grouping"].astype(str)) for side, rows in sides.items()}
+    for side, other in (("A", "B"), ("B", "A")):
+        if alone := sorted(held[side] - held[other]):
+            print(f"note: only {side} holds {', '.join(alone)}; left out.", file=sys.stderr)
+    if paths["A"] == paths["B"] and all(a == b for a, b in zip(table["a"], table["b"])):
+        print(
+            "note: A and B select the same runs; choose B with --b-variation, --b-model or --b-readout.",
+            file=sys.stderr,
+        )
+    for note in table["note"].dropna().unique():
+        print(f"note: {note}.", file=sys.stderr)
+    if args.json:
+        for row in table.to_dict("records"):
+            print(json.dumps(gaps.jsonable(row), allow_nan=False))
+        return
+    for row in table.to_dict("records"):
+        print(_compare_line(row))
+
+
+def _compare_line(row: dict[str, Any]) -> str:
+    """One line of ``gaps compare``: Δδ in three units with intervals, p and the verdict."""
+
+    def num(x: float) -> str:
+        return f"{x:+.2f}".replace("-", "\u2212")
+
+    def plain(x: float) -> str:
+        return f"{x:.2f}".replace("-", "\u2212")
+
+    def unit(name: str, low: str, high: str) -> str:
+        return f"{num(row[name])} [{num(row[low])}, {num(row[high])}]"
+
+    from empathylab.verdicts import format_p
+
+    verdict = row["verdict"]
+    if row.get("toward") and verdict in ("reversed", "crosses zero"):
+        verdict += f", toward the {row['toward']}"
+    return (
+        f"{row['grouping']}: B ({row['b']}) against A ({row['a']}), {row['n_items']} narratives: "
+        f"δ {plain(row['delta_reference'])} → {plain(row['delta'])} (z), "
+        f"{plain(row['delta_raw_reference'])} → {plain(row['delta_raw'])} points; "
+        f"Δδ z {unit('delta_diff', 'diff_ci_low', 'diff_ci_high')}, "
+        f"raw {unit('delta_diff_raw', 'diff_raw_ci_low', 'diff_raw_ci_high')} points, "
+        f"reference-scaled {unit('delta_diff_ref', 'diff_ref_ci_low', 'diff_ref_ci_high')}; "
+        f"{format_p(row['p'])}: {verdict}"
+    )
 
 
 def _gaps_human(args: argparse.Namespace) -> None:
@@ -361,10 +454,90 @@ def build_parser() -> argparse.ArgumentParser:
         default=1000,
         help="narrative bootstrap resamples, 0 to skip (default: 1000)",
     )
-    analyze.add_argument("--no-mixed", action="store_true", help="skip the mixed model (the slowest step)")
+    mixed = analyze.add_mutually_exclusive_group()
+    mixed.add_argument(
+        "--mixed",
+        action="store_true",
+        help="also fit the random-slope mixed model (slow; the verdicts do not use it)",
+    )
+    mixed.add_argument("--no-mixed", action="store_false", dest="mixed", help="no mixed model (the default)")
+    analyze.add_argument(
+        "--round-means",
+        type=_whole(0, 15),
+        metavar="N",
+        help="round the cell means to N decimals before z-normalising, as the authors' code "
+        "(Python's round(); they use 2); default: exact means",
+    )
+    how = analyze.add_mutually_exclusive_group()
+    how.add_argument(
+        "--exact",
+        dest="exact",
+        action="store_const",
+        const=True,
+        default=None,
+        help="enumerate every arrangement of the permutation test (a diagonal in-group mask with at "
+        "most 8 identities; default: enumerate where possible, else sample)",
+    )
+    how.add_argument(
+        "--sampled",
+        dest="exact",
+        action="store_const",
+        const=False,
+        help="draw --permutations arrangements, as the authors do, also where they could be enumerated",
+    )
     analyze.add_argument("--seed", type=SEEDS, default=0, help="random seed (default: 0)")
-    analyze.add_argument("--json", action="store_true", help="one JSON object per line and run")
+    analyze.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per line and run (with the heatmap matrix and its Bonferroni mask)",
+    )
     analyze.set_defaults(func=_gaps_analyze)
+    compare = gaps.add_parser(
+        "compare",
+        help="how the gap moved from run A to run B: delta-delta in three units, its interval and direction",
+        description="Compare the gap of run B with that of run A, grouping by grouping, on the "
+        "narratives both answered in every perceiver x experiencer cell: Δδ = δ(B) - δ(A) in z units "
+        "(each run over the SD of its own cell means, as the paper's δ), in raw scale points, and "
+        "with both runs over A's SD, each with a 95 % bootstrap-t interval from paired resamples of "
+        "narratives, the p of a change in all three units, and the verdict: narrower or wider (|δ| "
+        "shrinks or grows in all three units), reversed, crosses zero, toward the in-group or the "
+        "out-group, no change detected, or the units disagree. A and B are read as by `gaps analyze`; "
+        "B defaults to A, so two runs of one folder are compared by selecting them, e.g. "
+        "`empathylab gaps compare results/demo/gaps --a-variation origin --b-variation pt-other`. "
+        "Each side must hold one run (model, readout, variation) per grouping.",
+    )
+    compare.add_argument("a_dir", metavar="A", help="the reference run(s): a results folder or table")
+    compare.add_argument(
+        "b_dir", metavar="B", nargs="?", help="the compared run(s): a results folder or table (default: A)"
+    )
+    compare.add_argument(
+        "--grouping", action="append", help="religion | ethnicity | nationality | race-religion (repeatable)"
+    )
+    for key, what in (
+        ("variation", "variation"),
+        ("model", "model spec or folder name"),
+        ("readout", "readout"),
+    ):
+        metavar = key.upper()
+        compare.add_argument(
+            f"--{key}", action="append", metavar=metavar, help=f"only this {what}, on both sides"
+        )
+        for side in ("a", "b"):
+            compare.add_argument(
+                f"--{side}-{key}",
+                action="append",
+                metavar=metavar,
+                help=f"only this {what} in {side.upper()} (overrides --{key})",
+            )
+    compare.add_argument(
+        "--bootstrap",
+        type=_whole(2, 1_000_000),
+        default=2000,
+        help="paired resamples of narratives (default: 2000)",
+    )
+    compare.add_argument("--seed", type=SEEDS, default=0, help="random seed (default: 0)")
+    compare.add_argument("--json", action="store_true", help="one JSON object per line and grouping")
+    compare.set_defaults(func=_gaps_compare)
     hum = gaps.add_parser(
         "human",
         help="what humans say: model vs writer and reader intensities, the readers' in-group premium",

@@ -245,6 +245,107 @@ def test_premium_cells_count_every_rating(readers) -> None:
     assert np.trace(cells.to_numpy()) == kept["same"].sum()
 
 
+# Group main effects and no premium: the largest group meets itself most often, so without
+# the group terms its higher ratings show up as a premium.
+MAIN_EFFECTS = {"European": 0.3, "North American": -0.2}
+
+
+def test_group_main_effects_no_longer_make_a_premium() -> None:
+    """Issue 22: the model without group terms found a premium in 39/40 null runs; with them, not."""
+    old_hits, new_hits, estimates = 0, 0, []
+    for seed in range(5):
+        readers, writers = premiums.simulate_premium_data(
+            400, 400, 0.0, writer_effects=MAIN_EFFECTS, reader_effects=MAIN_EFFECTS, seed=seed
+        )
+        old = premiums.reader_premium(readers, writers, ["ethnicity"], main_effects=False).iloc[0]
+        new = premiums.reader_premium(readers, writers, ["ethnicity"]).iloc[0]
+        assert old["model"] == "same only" and new["model"] == "same + group main effects"
+        old_hits += old["ci_low"] > 0
+        new_hits += new["ci_low"] > 0 or new["ci_high"] < 0
+        estimates.append(new["premium"])
+    assert old_hits >= 4  # 10 of 10 when measured
+    assert new_hits <= 1  # 0 or 1 of 10 when measured
+    assert abs(np.mean(estimates)) < 0.05
+
+
+def test_a_planted_premium_is_found_beside_main_effects_and_its_sign_named() -> None:
+    for planted, word in ((0.35, "premium:"), (-0.35, "reversed:")):
+        readers, writers = premiums.simulate_premium_data(
+            500, 500, planted, writer_effects=MAIN_EFFECTS, reader_effects=MAIN_EFFECTS, seed=7
+        )
+        fit = premiums.reader_premium(readers, writers, ["ethnicity"]).iloc[0]
+        sd = premiums.premium_data(readers, writers, "ethnicity")["intensity"].std()
+        assert fit["ci_low"] < planted / sd < fit["ci_high"]
+        assert fit["verdict"].startswith(word) and np.sign(fit["premium"]) == np.sign(planted)
+        assert ("premium" in fit["verdict"]) == (planted > 0)
+
+
+def test_premium_is_undetermined_where_same_group_is_a_main_effect() -> None:
+    readers, writers = premiums.simulate_premium_data(200, 200, 0.0, seed=2)
+    readers["ethnicity"] = "European"  # every reader in one group: same = "the writer is European"
+    plain = premiums.reader_premium(readers, writers, ["ethnicity"], main_effects=False).iloc[0]
+    fit = premiums.reader_premium(readers, writers, ["ethnicity"]).iloc[0]
+    assert np.isfinite(plain["premium"])
+    assert np.isnan(fit["premium"]) and fit["verdict"].startswith("undetermined")
+
+
+def test_simulated_premium_data_look_like_the_real_files() -> None:
+    readers, writers = premiums.simulate_premium_data(300, 250, 0.2, seed=1)
+    assert readers.groupby("item_id")["reader_id"].nunique().eq(5).all()
+    assert set(readers.columns) >= {"item_id", "reader_id", "intensity", "reader_emotion", "ethnicity"}
+    assert set(writers.columns) >= {"item_id", "emotion", "intensity", "ethnicity"}
+    named = premiums.emotion_named(readers, writers)["named"].mean()
+    assert 0.45 < named < 0.61
+    discrete, _ = premiums.simulate_premium_data(50, 50, discrete=True, seed=1)
+    assert set(discrete["intensity"]) <= {1.0, 2.0, 3.0, 4.0, 5.0}
+    with pytest.raises(EmpathylabError, match="ratings_per_text"):
+        premiums.simulate_premium_data(10, 3)
+
+
+def test_premium_on_ratings_where_the_reader_named_the_emotion(readers) -> None:
+    """The sensitivity subset: about 53 % of the ratings of emotion texts, in the units of all ratings."""
+    writers = human.load_writers()
+    said = premiums.emotion_named(readers, writers)
+    emotional = said[said["writer_emotion"] != premiums.NO_EMOTION]
+    assert emotional["named"].mean() == pytest.approx(0.53, abs=0.01)
+    assert not said.loc[said["writer_emotion"] == premiums.NO_EMOTION, "named"].any()
+    full = premiums.premium_data(readers, writers, "gender")
+    subset = premiums.premium_data(readers, writers, "gender", subset="emotion named")
+    known = (
+        said["named"]
+        & readers["gender"].notna()
+        & readers["item_id"].map(writers.set_index("item_id")["gender"]).notna()
+    )
+    assert len(subset) == int(known.sum())
+    both = subset.merge(full, on=["item_id", "reader_id"], suffixes=("", "_full"))
+    assert len(both) == len(subset)
+    assert np.allclose(both["intensity_z"], both["intensity_z_full"])  # the same units as the main estimate
+    with pytest.raises(EmpathylabError, match="unknown subset"):
+        premiums.premium_data(readers, writers, "gender", subset="named")
+
+
+def test_named_subset_fits_only_the_named_ratings() -> None:
+    readers, writers = premiums.simulate_premium_data(300, 300, 0.0, seed=4)
+    named = premiums.emotion_named(readers, writers)["named"]
+    fit = premiums.reader_premium(readers, writers, ["ethnicity"], subset="emotion named").iloc[0]
+    assert fit["subset"] == "emotion named" and fit["n_obs"] == int(named.sum())
+
+
+def test_dense_and_sparse_factorisations_give_the_same_fit(monkeypatch) -> None:
+    from empathylab.gaps import crossed
+
+    readers, writers = premiums.simulate_premium_data(150, 120, 0.2, seed=5)
+    frame = premiums.premium_data(readers, writers, "ethnicity")
+    X = frame[["same"]].assign(const=1.0)[["const", "same"]]
+    fits = []
+    for fill in (-1.0, 2.0):  # every pattern dense; none
+        monkeypatch.setattr(crossed, "DENSE_FILL", fill)
+        fits.append(fit_crossed(frame["intensity_z"], X, frame["item_id"], frame["reader_id"]))
+    # The same REML surface; the optimiser's finite differences see rounding of another size.
+    assert fits[0]["fixed"].to_numpy() == pytest.approx(fits[1]["fixed"].to_numpy(), rel=1e-4, abs=1e-6)
+    assert fits[0]["sd_a"] == pytest.approx(fits[1]["sd_a"], rel=1e-4)
+
+
 # --------------------------------------------------------------------- model vs humans
 
 
@@ -316,18 +417,25 @@ def test_split_half_reliability_of_perfect_and_of_random_readers() -> None:
     assert abs(random["pearson"].iloc[0]) < 0.25
 
 
-def test_side_by_side_keeps_sign_and_interval() -> None:
-    runs = pd.DataFrame(
-        {
-            "model": ["m"],
-            "readout": ["generate"],
-            "grouping": ["ethnicity"],
-            "variation": ["origin"],
-            "delta": [-0.2],
-            "bootstrap_ci_low": [-0.4],
-            "bootstrap_ci_high": [0.0],
-        }
-    )
+def _runs(**columns) -> pd.DataFrame:
+    base = {
+        "model": ["m"],
+        "readout": ["generate"],
+        "grouping": ["ethnicity"],
+        "variation": ["origin"],
+        "delta": [-1.58],
+        "bootstrap_ci_low": [-2.0],
+        "bootstrap_ci_high": [-1.0],
+        "delta_raw": [-0.9],
+        "raw_ci_low": [-1.5],
+        "raw_ci_high": [-0.3],
+        "rating_sd": [11.25],
+    }
+    return pd.DataFrame(base | columns)
+
+
+def test_side_by_side_puts_the_model_in_sds_of_its_ratings() -> None:
+    """A raw gap of 0.9 points is 1.58 in z-δ but 0.08 rating SDs: the table shows the latter."""
     premium = pd.DataFrame(
         {
             "attribute": ["ethnicity", "gender"],
@@ -336,9 +444,64 @@ def test_side_by_side_keeps_sign_and_interval() -> None:
             "ci_high": [0.2, 0.0],
         }
     )
-    table = premiums.side_by_side(runs, premium)
-    assert table["gap"].tolist() == [-0.2, 0.1, -0.05]
+    table = premiums.side_by_side(_runs(), premium)
+    model = table[table["who"] == "model"].iloc[0]
+    assert model["gap"] == pytest.approx(-0.9 / 11.25)
+    assert (model["ci_low"], model["ci_high"]) == pytest.approx((-1.5 / 11.25, -0.3 / 11.25))
+    assert model["interval"] == "narrative-level t interval, 95 %"
+    assert "SD" in model["unit"]
+    assert table["gap"].tolist()[1:] == [0.1, -0.05]
     assert (table["ci_low"] <= table["gap"]).all() and (table["gap"] <= table["ci_high"]).all()
+
+
+def test_side_by_side_names_the_missing_raw_columns() -> None:
+    premium = pd.DataFrame({"attribute": ["ethnicity"], "premium": [0.0], "ci_low": [-0.1], "ci_high": [0.1]})
+    old = _runs().drop(columns=["delta_raw", "rating_sd"])
+    with pytest.raises(EmpathylabError, match="delta_raw, rating_sd"):
+        premiums.side_by_side(old, premium)
+
+
+def test_ceiling_is_the_root_of_the_reliability_and_corrects_the_readers(humans, readers) -> None:
+    """√R bounds a model's r with the readers' mean; r / √R is the readers' disattenuated r (about 0.46)."""
+    ceiling = anchor.human_ceiling(humans, readers, n_boot=100)
+    overall = ceiling[ceiling["emotion"] == "all"].set_index("comparison")
+    split = overall.loc["split-half reliability (Spearman–Brown)"]
+    rw = overall.loc["readers' mean vs writer"]
+    assert split["ceiling"] == pytest.approx(np.sqrt(split["pearson"]))
+    assert split["ceiling_low"] == pytest.approx(np.sqrt(split["pearson_low"]))
+    assert 0.80 < split["ceiling"] < 0.87
+    assert rw["disattenuated"] == pytest.approx(rw["pearson"] / np.sqrt(split["pearson"]))
+    assert 0.43 < rw["disattenuated"] < 0.49
+    assert rw["disattenuated_low"] < rw["disattenuated"] < rw["disattenuated_high"]
+    assert np.isnan(rw["ceiling"]) and np.isnan(split["disattenuated"])
+    per_emotion = ceiling[
+        (ceiling["emotion"] != "all") & (ceiling["comparison"] == "readers' mean vs writer")
+    ]
+    assert per_emotion["disattenuated"].notna().all()
+
+
+def test_disattenuation_recovers_a_known_correlation() -> None:
+    """Five readers = truth + noise (R = 5/6); writer = truth + noise: true r(truth, writer) = 1/√2."""
+    rng = np.random.default_rng(3)
+    truth = rng.normal(0, 1, 2000)
+    ratings = pd.DataFrame(
+        {"item_id": np.repeat(range(2000), 5), "intensity": np.repeat(truth, 5) + rng.normal(0, 1, 10000)}
+    )
+    humans = pd.DataFrame(
+        {
+            "item_id": range(2000),
+            "emotion": "joy",
+            "reader_n": 5,
+            "writer_intensity": truth + rng.normal(0, 1, 2000),
+            "reader_mean": ratings.groupby("item_id")["intensity"].mean(),
+        }
+    )
+    table = anchor.human_ceiling(humans, ratings, n_boot=0).query("emotion == 'all'").set_index("comparison")
+    assert table.loc["split-half reliability (Spearman–Brown)", "ceiling"] == pytest.approx(
+        np.sqrt(5 / 6), abs=0.02
+    )
+    assert table.loc["readers' mean vs writer", "disattenuated"] == pytest.approx(1 / np.sqrt(2), abs=0.03)
+    assert table.loc["readers' mean vs writer", "pearson"] < 0.68  # attenuated
 
 
 # ------------------------------------------------------------------ the anchor run and the CLI

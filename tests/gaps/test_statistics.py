@@ -206,7 +206,9 @@ def test_permutation_p_values_are_uniform_without_structure():
     n_matrices, n_perm = 300, 199
     p = np.array(
         [
-            gaps.permutation_test(_matrix(rng.normal(size=(6, 6)), ids), "religion", n_perm, seed=k)["p_perm"]
+            gaps.permutation_test(
+                _matrix(rng.normal(size=(6, 6)), ids), "religion", n_perm, seed=k, exact=False
+            )["p_perm"]
             for k in range(n_matrices)
         ]
     )
@@ -231,9 +233,10 @@ def test_permutation_p_value_formula_and_seed():
     rng = np.random.default_rng(5)
     ids = design.identities("religion")
     m = _matrix(rng.normal(size=(6, 6)), ids)
-    a = gaps.permutation_test(m, "religion", 500, seed=3)
-    assert a == gaps.permutation_test(m, "religion", 500, seed=3)
-    assert a != gaps.permutation_test(m, "religion", 500, seed=4)
+    a = gaps.permutation_test(m, "religion", 500, seed=3, exact=False)
+    assert a == gaps.permutation_test(m, "religion", 500, seed=3, exact=False)
+    assert a != gaps.permutation_test(m, "religion", 500, seed=4, exact=False)
+    assert not a["exact"] and a["n_permutations"] == 500
     count = a["p_perm"] * 501 - 1  # (1 + #extreme) / (n + 1)
     assert count == pytest.approx(round(count)) and 0 <= round(count) <= 500
     assert a["significant"] == (a["delta"] < a["ci_low"] or a["delta"] > a["ci_high"])
@@ -250,6 +253,76 @@ def test_permutation_ignores_the_baseline():
     values[:, 0] = -1e6
     b = gaps.permutation_test(_matrix(values, ids), "religion", 300, seed=0)
     assert a == pytest.approx(b)
+
+
+def test_exact_enumeration_equals_brute_force_over_row_and_column_orders():
+    """Four religions: every (row order, column order) pair, 24 x 24, gives the m! = 24 values 24 times."""
+    import itertools
+
+    ids = [P, "a Christian", "a Muslim", "a Jew", "a Hindu"]
+    rng = np.random.default_rng(11)
+    values = rng.normal(size=(5, 5)) + 0.8 * np.eye(5)
+    res = gaps.permutation_test(_matrix(values, ids), "religion")
+    assert res["exact"] and res["n_permutations"] == 24
+    sub = values[1:, 1:]
+    brute = []
+    for rows in itertools.permutations(range(4)):
+        for cols in itertools.permutations(range(4)):
+            shuffled = sub[np.ix_(rows, cols)]
+            brute.append(np.diag(shuffled).mean() - shuffled[~np.eye(4, dtype=bool)].mean())
+    brute = np.sort(brute)
+    distinct = brute[::24]  # each relative arrangement comes back 24 times
+    np.testing.assert_allclose(np.repeat(distinct, 24), brute, atol=1e-12)
+    observed = res["delta"]
+    assert res["p_perm"] == pytest.approx((np.abs(brute) >= abs(observed) - 1e-12).mean())
+    assert (res["ci_low"], res["ci_high"]) == pytest.approx(tuple(np.percentile(distinct, [2.5, 97.5])))
+    assert res["p_floor"] == pytest.approx(1 / 24) and res["n_groups"] == 4
+
+
+def test_sampled_permutations_converge_to_the_exact_null():
+    ids = design.identities("religion")
+    m = _matrix(np.random.default_rng(4).normal(size=(6, 6)) + 0.6 * np.eye(6), ids)
+    exact = gaps.permutation_test(m, "religion")
+    drawn = gaps.permutation_test(m, "religion", 200_000, seed=1, exact=False)
+    assert exact["exact"] and exact["n_permutations"] == 120 and not drawn["exact"]
+    assert drawn["ci_low"] == pytest.approx(exact["ci_low"], abs=0.02)
+    assert drawn["ci_high"] == pytest.approx(exact["ci_high"], abs=0.02)
+    assert drawn["p_perm"] == pytest.approx(exact["p_perm"], abs=0.003)
+    # the exact p counts the observed arrangement among the 120: a multiple of 1/120
+    assert exact["p_perm"] * 120 == pytest.approx(round(exact["p_perm"] * 120))
+
+
+def test_exact_only_where_the_space_allows_it():
+    eth = [P, "a White person", "a Caucasian", "a Black person", "an African American"]
+    m = _matrix(np.random.default_rng(0).normal(size=(5, 5)), eth)
+    res = gaps.permutation_test(m, "ethnicity", 300)  # race blocks: sampled
+    assert not res["exact"] and res["n_permutations"] == 300 and res["n_groups"] == 2
+    with pytest.raises(EmpathylabError, match="in blocks of several"):
+        gaps.permutation_test(m, "ethnicity", exact=True)
+    nat = design.identities("nationality")
+    big = _matrix(np.random.default_rng(0).normal(size=(22, 22)), nat)
+    with pytest.raises(EmpathylabError, match="21 identities"):
+        gaps.permutation_test(big, "nationality", exact=True)
+    assert not gaps.permutation_test(big, "nationality", 100)["exact"]
+
+
+def test_permutation_verdict_follows_the_sign_and_the_floor():
+    ids = design.identities("religion")
+    noise = np.random.default_rng(2).normal(scale=0.1, size=(6, 6))
+    lower = gaps.permutation_test(_matrix(noise - 2 * np.eye(6), ids), "religion")
+    assert lower["verdict"] == "in-group lower" and lower["significant"] and lower["delta"] < 0
+    assert lower["p_perm"] == pytest.approx(1 / 120) == lower["p_floor"]
+    higher = gaps.permutation_test(_matrix(noise + 2 * np.eye(6), ids), "religion")
+    assert higher["verdict"] == "in-group higher"
+    assert gaps.permutation_test(_matrix(noise, ids), "religion")["verdict"] == "not significant"
+    # three religions: 3! = 6 arrangements, no p below 1/6, so no verdict
+    three = [P, "a Christian", "a Muslim", "a Jew"]
+    small = gaps.permutation_test(_matrix(noise[:4, :4] + 5 * np.eye(4), three), "religion")
+    assert small["n_permutations"] == 6 and small["p_floor"] == pytest.approx(1 / 6)
+    assert small["verdict"] == (
+        "undetermined: the permutation test cannot reach significance with 3 groups (smallest p 1/6)"
+    )
+    assert not small["significant"]
 
 
 def test_ten_thousand_permutations_of_a_22_by_22_matrix():
@@ -363,10 +436,42 @@ def test_delta_is_computed_on_the_matrix_without_the_baseline():
 def test_rounding_cell_means_as_the_authors_moves_delta_little():
     rows = gaps.simulate_results("religion", n_items=20, effect=2.0, seed=3)
     exact = gaps.delta(gaps.delta_matrix(rows), "religion")
-    rounded_matrix = gaps.delta_matrix(rows, z=False, round_means=2)
-    assert np.allclose(rounded_matrix.to_numpy(), np.round(gaps.delta_matrix(rows, z=False).to_numpy(), 2))
+    rounded_matrix = gaps.delta_matrix(rows, z=False, round_means=2).to_numpy()
+    means = gaps.delta_matrix(rows, z=False).to_numpy()
+    np.testing.assert_array_equal(rounded_matrix, [[round(float(v), 2) for v in row] for row in means])
     rounded = gaps.delta(gaps.delta_matrix(rows, round_means=2), "religion")
     assert rounded != exact and rounded == pytest.approx(exact, abs=1e-3)
+
+
+def _tie_rows():
+    """40 narratives of integer intensities; one cell's mean is 107/40 = 2.675 (a float just below)."""
+    ids = [P, "a Christian", "a Muslim"]
+    cells = {(a, b): [5.0] * 40 for a in ids for b in ids}
+    cells["a Christian", "a Christian"] = [6.0] * 40
+    cells["a Christian", "a Muslim"] = [3.0] * 27 + [2.0] * 13
+    cells["a Muslim", "a Christian"] = [1.0] * 40
+    cells["a Muslim", "a Muslim"] = [4.0] * 40
+    return _rows(cells)
+
+
+def test_rounding_is_pythons_round_not_numpys():
+    """The authors round sum(list) / len(list) with Python's round(): 2.675 -> 2.67 (np.round: 2.68)."""
+    rows = _tie_rows()
+    mean = gaps.delta_matrix(rows, z=False).loc["a Christian", "a Muslim"]
+    assert mean == sum([3] * 27 + [2] * 13) / 40 == 2.675  # their mean, the same float
+    # the two rules differ here (round() of a numpy float is numpy's rule: their mean is a Python float)
+    assert round(float(mean), 2) == 2.67 and np.round(mean, 2) == round(mean, 2) == 2.68
+    assert gaps.delta_matrix(rows, z=False, round_means=2).loc["a Christian", "a Muslim"] == 2.67
+    theirs = np.array([[6.0, 2.67], [1.0, 4.0]])  # the authors' rounded δ matrix, by hand
+    z = (theirs - theirs.mean()) / theirs.std()
+    expected = np.diag(z).mean() - (z[0, 1] + z[1, 0]) / 2
+    [run] = gaps.analyze(rows, n_boot=0, round_means=2)
+    assert run["delta"] == pytest.approx(expected, abs=1e-12)
+    numpy_way = np.array([[6.0, 2.68], [1.0, 4.0]])
+    zn = (numpy_way - numpy_way.mean()) / numpy_way.std()
+    assert abs(run["delta"] - (np.diag(zn).mean() - (zn[0, 1] + zn[1, 0]) / 2)) > 1e-4
+    [plain] = gaps.analyze(rows, n_boot=0)
+    assert plain["delta"] != run["delta"]
 
 
 # ----------------------------------------------------------------------- beyond the paper
@@ -402,7 +507,7 @@ def test_renormalising_the_bootstrap_shrinks_towards_zero():
     fixed = gaps.bootstrap_delta(rows, n_boot=1000)
     renorm = gaps.bootstrap_delta(rows, n_boot=1000, renormalise=True)
     assert fixed["ci_low"] < fixed["delta"] < fixed["ci_high"]
-    assert (renorm["ci_low"] + renorm["ci_high"]) / 2 < (fixed["ci_low"] + fixed["ci_high"]) / 2
+    assert renorm["boot_mean"] < fixed["boot_mean"]
 
 
 def test_delta_by_emotion_finds_the_emotion_with_the_gap():
@@ -450,9 +555,50 @@ def test_analyze_returns_one_entry_per_run():
     for r in runs:
         n = len(design.identities(r["grouping"]))
         assert len(r["matrix"]) == n and len(r["matrix"][0]) == n and r["identities"][0] == P
-        assert r["mixed_coef"] == pytest.approx(r["delta"])
+        assert r["delta_raw"] / r["raw_sd"] == pytest.approx(r["delta"])  # δ in scale points over the sd
+        assert np.isnan(r["mixed_coef"])  # the mixed model only when asked for
+        assert len(r["mask"]) == n and all(isinstance(x, bool) for row in r["mask"] for x in row)
         assert r["delta"] > 0 and r["significant"]
         json.dumps(gaps.jsonable(r), allow_nan=False)
+
+
+def test_analyze_carries_the_mask_the_narrative_interval_and_the_rating_sd():
+    rows = gaps.simulate_results("religion", n_items=15, effect=3.0, gap_sd=2.0, missing=0.005, seed=4)
+    [run] = gaps.analyze(rows, n_boot=400)
+    _, shown = gaps.heatmap_data(rows, "religion")
+    assert run["mask"] == shown.to_numpy().tolist()  # the heatmap's Bonferroni mask, cell for cell
+    story = gaps.narrative_delta(rows)
+    assert run["narrative_ci_low"] == pytest.approx(story["ci_low"])
+    assert run["narrative_ci_high"] == pytest.approx(story["ci_high"])
+    assert run["narrative_verdict"] == story["verdict"] and run["delta_raw"] == pytest.approx(
+        story["delta_raw"]
+    )
+    # rating_sd: the individual intensities of the δ matrix's kept cells (baseline out, complete narratives)
+    kept = rows[(rows.perceiver != P) & (rows.experiencer != P)]
+    complete = kept.groupby("item_id")["intensity"].apply(lambda x: x.notna().all())
+    ratings = kept[kept.item_id.isin(complete[complete].index)]["intensity"]
+    assert run["rating_sd"] == pytest.approx(ratings.std(ddof=1))
+    # the bootstrap-t interval is centred on δ
+    assert (run["bootstrap_ci_low"] + run["bootstrap_ci_high"]) / 2 == pytest.approx(run["delta"])
+    assert run["perm_exact"] and run["n_permutations"] == 120 and run["p_floor"] == pytest.approx(1 / 120)
+    assert run["delta_balanced"] != run["delta_balanced"] and run["balanced_verdict"] is None  # NaN: religion
+    [drawn] = gaps.analyze(rows, n_permutations=300, n_boot=0, exact=False)
+    assert not drawn["perm_exact"] and drawn["n_permutations"] == 300 and np.isnan(drawn["bootstrap_ci_low"])
+
+
+def test_analyze_gives_ethnicity_the_race_balanced_delta():
+    ids = [P, "a white person", "a White person", "a Caucasian", "a Black person", "an Asian"]
+    rows = gaps.simulate_results(
+        "ethnicity", n_items=12, identities=ids, experiencer_effects={"a Black person": 8.0}, seed=5
+    )
+    [run] = gaps.analyze(rows, n_boot=0)
+    balanced = gaps.narrative_delta(rows, balanced=True)
+    assert run["delta_balanced"] == pytest.approx(balanced["delta"])
+    assert (run["balanced_ci_low"], run["balanced_ci_high"]) == pytest.approx(
+        (balanced["ci_low"], balanced["ci_high"])
+    )
+    assert run["balanced_verdict"] == balanced["verdict"]
+    assert not run["perm_exact"] and run["n_groups"] == 3
 
 
 # ----------------------------------------------------------------------- command line
@@ -484,7 +630,24 @@ EXPECTED_KEYS = {
     "bootstrap_ci_high",
     "identities",
     "matrix",
+    "mask",
     "significant",
+    "p_floor",
+    "perm_exact",
+    "perm_verdict",
+    "narrative_se",
+    "narrative_ci_low",
+    "narrative_ci_high",
+    "narrative_p",
+    "narrative_verdict",
+    "delta_raw",
+    "raw_ci_low",
+    "raw_ci_high",
+    "rating_sd",
+    "delta_balanced",
+    "balanced_ci_low",
+    "balanced_ci_high",
+    "balanced_verdict",
 }
 
 
@@ -503,7 +666,8 @@ def test_cli_json_lines(tmp_path, capsys):
     runs = [json.loads(line) for line in lines]
     for run in runs:
         assert EXPECTED_KEYS <= set(run)
-        assert run["n_permutations"] == 200
+    # five religions: all 120 arrangements enumerated; 21 countries: the 200 asked for, drawn
+    assert [(r["n_permutations"], r["perm_exact"]) for r in runs] == [(120, True), (200, False)]
     assert [r["grouping"] for r in runs] == ["religion", "nationality"]
     assert main([*argv, "--grouping", "nationality"]) == 0
     assert [json.loads(x)["grouping"] for x in capsys.readouterr().out.splitlines()] == ["nationality"]
@@ -557,6 +721,8 @@ def test_analyze_can_report_a_run_without_a_complete_narrative_instead_of_failin
     runs = gaps.analyze(rows, n_permutations=100, n_boot=0, mixed=False, skip_incomplete=True)
     assert [r["readout"] for r in runs] == ["distribution", "generate"]
     assert np.isnan(runs[0]["delta"]) and "no narrative" in runs[0]["error"]
+    assert np.isnan(runs[0]["narrative_ci_low"]) and np.isnan(runs[0]["rating_sd"]) and runs[0]["mask"] == []
+    assert runs[0]["perm_verdict"].startswith("undetermined")
     assert runs[1]["delta"] > 0 and "error" not in runs[1]
     json.dumps(gaps.jsonable(runs[0]), allow_nan=False)
 

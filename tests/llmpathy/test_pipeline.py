@@ -166,7 +166,7 @@ def test_paired_tests_and_verdict() -> None:
     assert set(tests["seed"]) == {"0", "1", "all"}
     pooled = tests[(tests["seed"] == "all") & (tests["strategy"] == "y_llm")].iloc[0]
     assert pooled["n"] == 10 and pooled["mean_diff"] > 0
-    text = llmpathy.replacement_summary(llmpathy.cv_summary(cv), tests, 4.5)
+    text = llmpathy.replacement_summary(llmpathy.cv_summary(cv), llmpathy.seed_tests(cv), 4.5)
     assert "y_llm gives a higher PCC than y" in text
 
 
@@ -351,10 +351,10 @@ def test_seed_tests_match_scipy_and_paired_tests() -> None:
         assert seeds.loc[strategy, "T"] == pytest.approx(expected.statistic)
         assert seeds.loc[strategy, "p_val"] == pytest.approx(expected.pvalue)
         assert seeds.loc[strategy, "n"] == 5
-    folds = tests[tests["test"] == llmpathy.TESTS["folds"]].set_index("strategy")
-    pooled = llmpathy.paired_tests(cv, metric="ccc").query("seed == 'all'").set_index("strategy")
-    assert folds.loc["y_llm", "p_val"] == pytest.approx(pooled.loc["y_llm", "p_val"])
-    assert folds.loc["y_llm", "n"] == 20
+    ours = tests[tests["test"] == llmpathy.TESTS["ours"]].set_index("strategy")
+    corrected = llmpathy.corrected_tests(cv, metric="ccc").set_index("strategy")
+    assert ours.loc["y_llm", "p_val"] == pytest.approx(corrected.loc["y_llm", "p"])
+    assert ours.loc["y_llm", "n"] == 20
 
 
 def test_seed_ttest_on_constructed_numbers() -> None:
@@ -371,7 +371,7 @@ def test_seed_ttest_on_constructed_numbers() -> None:
             "rmse": 1.0,
         }
     )
-    row = llmpathy.seed_tests(runs).iloc[0]
+    row = llmpathy.seed_tests(runs).iloc[1]
     assert row["test"] == "independent t-test over seeds (Hasan et al.)"
     expected = stats.ttest_ind(a, b)
     assert (row["T"], row["p_val"]) == pytest.approx((expected.statistic, expected.pvalue))
@@ -494,7 +494,7 @@ def test_planted_llm_labels_equal_to_the_truth_help() -> None:
     assert means["y+y_llm"] > means["y"] + 0.02
     assert means["y+y_llm"] > means["y+y_crowd"]  # clean labels beat noisy ones on the same essays
     tests = llmpathy.seed_tests(runs).set_index(["strategy", "test"])["p_val"]
-    assert tests["y+y_llm", llmpathy.TESTS["folds"]] < 0.05
+    assert tests["y+y_llm", llmpathy.TESTS["ours"]] < 0.05
     assert tests["y+y_llm", llmpathy.TESTS["seeds"]] < 0.05
     assert "The LLM-labelled essays improve the probe here." in llmpathy.augmentation_summary(runs)
 

@@ -24,7 +24,14 @@ The names the chapters use are importable from here; the stages live in their mo
 from empathylab.gaps import anchor, design, experiments, human, planning, plots, premium, reading, stimuli
 from empathylab.gaps.analysis import analyze, jsonable
 from empathylab.gaps.answers import answer_stats, exclude_incomplete
-from empathylab.gaps.beyond import bootstrap_delta, delta_by_emotion, mixed_model, pair_gaps
+from empathylab.gaps.beyond import (
+    bootstrap_delta,
+    delta_by_emotion,
+    mixed_model,
+    narrative_delta,
+    narrative_summary,
+    pair_gaps,
+)
 from empathylab.gaps.cells import cell_tests, heatmap_data
 from empathylab.gaps.checks import RUN_KEYS
 from empathylab.gaps.compare import compare_readouts
@@ -73,6 +80,8 @@ __all__ = [
     "interaction_model",
     "jsonable",
     "mixed_model",
+    "narrative_delta",
+    "narrative_summary",
     "out_group",
     "pair_gaps",
     "perceiver_map",

@@ -3,7 +3,9 @@
 The anchor run asks the model the baseline prompt on narratives that have readers
 (:func:`plan_anchor`); :func:`tracking` correlates its intensities with the writers' and
 the readers' (:mod:`empathylab.gaps.human`), and :func:`human_ceiling` gives the ceiling:
-the readers' agreement with the writer and their split-half reliability.
+the readers' agreement with the writer, their split-half reliability R, the bound √R on a
+model's correlation with the readers' mean, and the readers' r with the writer corrected
+for their unreliability (r / √R).
 """
 
 from __future__ import annotations
@@ -183,10 +185,41 @@ def _split_half(wide: np.ndarray, rng: np.random.Generator, splits: int) -> floa
     return float(np.mean(values))
 
 
+#: The columns :func:`human_ceiling` adds after the correlations: the bound √R on a model's
+#: correlation with the readers' mean, and the readers' r with the writer corrected for the
+#: readers' unreliability, each with its bootstrap interval.
+BOUND_COLUMNS = (
+    "ceiling",
+    "ceiling_low",
+    "ceiling_high",
+    "disattenuated",
+    "disattenuated_low",
+    "disattenuated_high",
+)
+
+
+def _disattenuated(
+    wide: np.ndarray, mean: np.ndarray, writer: np.ndarray, n_boot: int, rng: np.random.Generator
+) -> tuple[float, float]:
+    """Percentile interval of r(mean, writer) / sqrt(R), text and split resampled together."""
+    values = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(wide), len(wide))
+        if np.ptp(mean[idx]) == 0 or np.ptp(writer[idx]) == 0:
+            continue
+        reliability = _split_half(wide[idx], rng, 1)
+        if reliability > 0:
+            values.append(np.corrcoef(mean[idx], writer[idx])[0, 1] / np.sqrt(reliability))
+    if not values:
+        return np.nan, np.nan
+    low, high = np.percentile(values, [2.5, 97.5])
+    return float(low), float(high)
+
+
 def human_ceiling(
     humans: pd.DataFrame, readers: pd.DataFrame, *, n_boot: int = 1000, splits: int = 20, seed: int = 0
 ) -> pd.DataFrame:
-    """Return the human ceiling: readers' mean vs writer, and the readers' split-half reliability.
+    """Return the human ceiling: readers' mean vs writer, the readers' reliability, and their bounds.
 
     Over the narratives of ``humans`` (:func:`human_ratings`) that have readers
     (``readers``: :func:`load_readers`):
@@ -197,16 +230,44 @@ def human_ceiling(
       halves (two and three of five), the correlation of the half means over texts is
       stepped up with the Spearman–Brown formula ``2r / (1 + r)`` and averaged over
       ``splits`` random splits; its interval resamples texts (one split per resample).
-      It is how well another panel of readers would agree with this one: the most a
-      model's agreement with the readers' mean could be expected to reach.
+      This R is the reliability of the five readers' mean: how well another panel of
+      five would agree with this one.
+
+    Two bounds follow from R (classical test theory):
+
+    * ``ceiling`` = √R, on the split-half rows: a model whose errors are independent of
+      the readers' cannot correlate with the readers' observed mean more than √R
+      (the correlation of the mean with the readers' true mean); its interval is √ of R's;
+    * ``disattenuated`` = r(readers' mean, writer) / √R, on the readers'-mean-vs-writer
+      rows (Spearman's correction on the readers' side only): how an infinitely large
+      panel's mean would correlate with the writer's single rating. The writer's rating
+      has no reliability estimate and is not corrected. Its interval resamples texts and
+      one split together (a separate random stream, so the other intervals stay as
+      they were).
 
     Returns
     -------
     DataFrame
         ``comparison, emotion, n, pearson, pearson_low, pearson_high, spearman,
-        spearman_low, spearman_high`` (split-half rows fill the Pearson columns only).
+        spearman_low, spearman_high, ceiling, ceiling_low, ceiling_high, disattenuated,
+        disattenuated_low, disattenuated_high`` (split-half rows fill the Pearson and
+        ``ceiling`` columns; readers'-mean-vs-writer rows the others).
+
+    >>> rng = np.random.default_rng(0)
+    >>> truth = rng.normal(0, 1, 300)
+    >>> readers = pd.DataFrame({"item_id": np.repeat(range(300), 5),
+    ...                         "intensity": np.repeat(truth, 5) + rng.normal(0, 1, 1500)})
+    >>> humans = pd.DataFrame({"item_id": range(300), "emotion": "joy", "reader_n": 5,
+    ...                        "writer_intensity": truth + rng.normal(0, 1, 300),
+    ...                        "reader_mean": readers.groupby("item_id")["intensity"].mean()})
+    >>> c = human_ceiling(humans, readers, n_boot=0).query("emotion == 'all'").set_index("comparison")
+    >>> round(float(c.loc["split-half reliability (Spearman–Brown)", "ceiling"]), 2)  # √(5/6) = 0.91
+    0.91
+    >>> round(float(c.loc["readers' mean vs writer", "disattenuated"]), 2)  # true 1/√2 = 0.71
+    0.7
     """
     rng = np.random.default_rng(seed)
+    bound_rng = np.random.default_rng([seed, 1])
     read = humans[humans["reader_n"] > 0]
     rows = [
         {"comparison": "readers' mean vs writer"} | row
@@ -216,11 +277,14 @@ def human_ceiling(
     ratings["slot"] = ratings.groupby("item_id").cumcount()
     wide = ratings.pivot(index="item_id", columns="slot", values="intensity").dropna()
     emotions = read.set_index("item_id")["emotion"].astype(str).reindex(wide.index)
+    pairs = read.set_index("item_id")[["reader_mean", "writer_intensity"]].reindex(wide.index)
+    reliability: dict[str, float] = {}
     for emotion in ["all", *sorted(emotions.unique())]:
         part = wide.to_numpy() if emotion == "all" else wide[emotions == emotion].to_numpy()
         row = {"comparison": "split-half reliability (Spearman–Brown)", "emotion": emotion, "n": len(part)}
         if len(part) >= 3 and part.shape[1] >= 2:
             row["pearson"] = _split_half(part, rng, splits)
+            reliability[emotion] = row["pearson"]
             if n_boot > 0:
                 boot = [
                     _split_half(part[rng.integers(0, len(part), len(part))], rng, 1) for _ in range(n_boot)
@@ -228,8 +292,32 @@ def human_ceiling(
                 row["pearson_low"], row["pearson_high"] = (
                     float(v) for v in np.nanpercentile(boot, [2.5, 97.5])
                 )
+            root = np.sqrt(
+                np.clip(
+                    [row["pearson"], row.get("pearson_low", np.nan), row.get("pearson_high", np.nan)], 0, None
+                )
+            )
+            row["ceiling"], row["ceiling_low"], row["ceiling_high"] = (float(v) for v in root)
         rows.append(row)
-    columns = ["comparison", "emotion", "n", *CORRELATION_COLUMNS]
+    for row in rows:
+        R = reliability.get(row["emotion"], np.nan)
+        if row["comparison"] != "readers' mean vs writer" or not R > 0:
+            continue
+        row["disattenuated"] = row["pearson"] / np.sqrt(R)
+        if n_boot > 0:
+            mask = (
+                np.ones(len(wide), bool)
+                if row["emotion"] == "all"
+                else (emotions == row["emotion"]).to_numpy()
+            )
+            row["disattenuated_low"], row["disattenuated_high"] = _disattenuated(
+                wide.to_numpy()[mask],
+                pairs["reader_mean"].to_numpy(float)[mask],
+                pairs["writer_intensity"].to_numpy(float)[mask],
+                n_boot,
+                bound_rng,
+            )
+    columns = ["comparison", "emotion", "n", *CORRELATION_COLUMNS, *BOUND_COLUMNS]
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
@@ -243,8 +331,9 @@ def anchor(
     dict
         ``tracking`` (:func:`tracking` of every run against :func:`human_ratings` of the
         6,050 narratives), ``ceiling`` (:func:`human_ceiling` over every narrative with
-        readers) and, unless ``premium`` is False, ``premium`` (:func:`reader_premium`
-        for every attribute of :data:`ATTRIBUTES`).
+        readers, with its bounds) and, unless ``premium`` is False, ``premium``
+        (:func:`reader_premium` with the groups' main effects, on all ratings, for every
+        attribute of :data:`ATTRIBUTES`).
     """
     if n_boot < 0:
         raise EmpathylabError(f"n_boot must be 0 (no intervals) or more, got {n_boot}.")

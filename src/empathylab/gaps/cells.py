@@ -2,15 +2,55 @@
 
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
 import pandas as pd
 
 from empathylab import metrics
 from empathylab.errors import EmpathylabError
 from empathylab.gaps import design
-from empathylab.gaps.checks import prepare_run
-from empathylab.gaps.matrices import emotion_matrix
+from empathylab.gaps.checks import prepare_run, znorm
+from empathylab.gaps.matrices import round_as_authors
 
-__all__ = ["cell_tests", "heatmap_data"]
+__all__ = ["cell_tests", "heatmap_data", "shown_cells"]
+
+
+def shown_cells(cells: np.ndarray, ids: list[str], alpha: float = 0.05) -> np.ndarray:
+    """Return the paper's heatmap mask: True where a cell is drawn.
+
+    ``cells`` holds the raw intensities of the heatmap matrix, shape (kept narratives,
+    n, n), baseline included (as ``checks.prepare_run(results, what)`` returns them). An
+    off-diagonal cell (i, j), neither the baseline, is drawn when both paired t-tests,
+    (i, i) against (i, j) and (j, j) against (i, j), have p below ``alpha / n**2``; the
+    diagonal and the baseline's row and column are always drawn. The p-values are
+    ``scipy.stats.ttest_rel`` on the two columns of narratives, the authors' call (and
+    the one :func:`pingouin.ttest` makes in :func:`cell_tests`). The authors' seaborn
+    ``mask`` is the negation (True where hidden).
+
+    >>> rng = np.random.default_rng(0)
+    >>> cells = rng.normal(size=(30, 3, 3)) + 5 * np.eye(3)
+    >>> shown_cells(cells, ["a person", "a Jew", "a Hindu"]).astype(int).tolist()
+    [[1, 1, 1], [1, 1, 1], [1, 1, 1]]
+    >>> shown_cells(cells - 5 * np.eye(3), ["a person", "a Jew", "a Hindu"])[1, 2]
+    np.False_
+    """
+    from scipy import stats
+
+    n = len(ids)
+    threshold = alpha / n**2
+    shown = np.ones((n, n), dtype=bool)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")  # identical columns: p is NaN, the cell not drawn
+        for i, perceiver in enumerate(ids):
+            for j, experiencer in enumerate(ids):
+                if i == j or design.BASELINE in (perceiver, experiencer):
+                    continue
+                cell = cells[:, i, j]
+                pp = stats.ttest_rel(cells[:, i, i], cell).pvalue
+                pe = stats.ttest_rel(cells[:, j, j], cell).pvalue
+                shown[i, j] = bool(pp < threshold and pe < threshold)
+    return shown
 
 
 def cell_tests(results: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
@@ -46,7 +86,7 @@ def cell_tests(results: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
           ``hedges_experiencer``: the same for (j, j) against (i, j).
         * ``dof``: degrees of freedom (kept narratives − 1).
         * ``threshold``: ``alpha / n**2``.
-        * ``shown``: both p-values below the threshold.
+        * ``shown``: both p-values below the threshold (:func:`shown_cells`).
 
         Pairs whose differences are all zero get T and p NaN, d and g 0, not shown.
 
@@ -62,6 +102,7 @@ def cell_tests(results: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     ids = run.ids
     n = len(ids)
     threshold = alpha / n**2
+    drawn = shown_cells(cells, ids, alpha)
     rows = []
     for i, perceiver in enumerate(ids):
         for j, experiencer in enumerate(ids):
@@ -87,18 +128,21 @@ def cell_tests(results: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
                     "hedges_experiencer": ge,
                     "dof": dof,
                     "threshold": threshold,
-                    "shown": bool(pp < threshold and pe < threshold),
+                    "shown": bool(drawn[i, j]),
                 }
             )
     return pd.DataFrame(rows)
 
 
-def heatmap_data(results: pd.DataFrame, grouping: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def heatmap_data(
+    results: pd.DataFrame, grouping: str, *, round_means: int | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return ``(matrix, shown)`` for the heatmap of one grouping of one run.
 
-    ``matrix`` is :func:`emotion_matrix` (z-normalised, baseline first); ``shown`` is a
-    boolean frame of the same shape: False for the off-diagonal cells that
-    :func:`cell_tests` does not show (the paper's Bonferroni mask), True elsewhere.
+    ``matrix`` is :func:`~empathylab.gaps.matrices.emotion_matrix` (z-normalised, baseline
+    first; ``round_means`` as there); ``shown`` is a boolean frame of the same shape, the
+    paper's Bonferroni mask (:func:`shown_cells`): False for the off-diagonal cells whose
+    two paired t-tests do not both pass, True elsewhere.
 
     Examples
     --------
@@ -111,8 +155,11 @@ def heatmap_data(results: pd.DataFrame, grouping: str) -> tuple[pd.DataFrame, pd
     rows = results[results["grouping"] == grouping]
     if rows.empty:
         raise EmpathylabError(f"heatmap_data: no rows for grouping {grouping!r}.")
-    matrix = emotion_matrix(rows)
-    shown = pd.DataFrame(True, index=matrix.index, columns=matrix.columns)
-    for test in cell_tests(rows).itertuples(index=False):
-        shown.loc[test.perceiver, test.experiencer] = bool(test.shown)
-    return matrix, shown
+    run, _, cells, _ = prepare_run(rows, "heatmap_data")
+    values = cells.mean(axis=0)
+    if round_means is not None:
+        values = round_as_authors(values, int(round_means))
+    index = pd.Index(run.ids, name="perceiver")
+    columns = pd.Index(run.ids, name="experiencer")
+    matrix = pd.DataFrame(znorm(values), index=index, columns=columns)
+    return matrix, pd.DataFrame(shown_cells(cells, run.ids), index=index, columns=columns)

@@ -4,11 +4,16 @@ Each question of Part III is a design run with the same runner and store as the 
 (:func:`~empathylab.gaps.runner.plan_run`), sized by the profile's ``gaps.beyond``:
 
 1. perspective-taking: ``origin`` and the four variations of
-   :data:`~empathylab.gaps.design.PERSPECTIVES` on ``perspective_groupings``;
+   :data:`~empathylab.gaps.design.PERSPECTIVES` on ``perspective_groupings``; each
+   instruction is compared with ``pt-control`` (the contrast the chapter interprets) and
+   with ``origin``, Holm-corrected over all comparisons (:func:`perspective_shifts`);
 2. intersectional identities: the ``race-religion`` grouping on the first
    ``intersectional_narratives`` narratives of the sample;
 3. where the gap is learned: each (base, instruction-tuned) pair of ``model_pairs`` on the
-   origin design with the distribution readout.
+   origin design with the distribution readout. The base model reads the plain format and
+   the tuned one its chat template (:func:`~empathylab.llm.backend.format_prompt` picks
+   the format from the tokenizer), so Δδ of a pair is tuning *together with* the format
+   change; :func:`pair_formats` reads the format each stored run used.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import pandas as pd
 from empathylab.errors import EmpathylabError
 from empathylab.gaps import design
 from empathylab.gaps.runner import RunPlan, plan_run
-from empathylab.gaps.shifts import delta_shift
+from empathylab.gaps.shifts import delta_shift, holm, shift_verdict
 from empathylab.profiles import Profile, load_profile
 
 __all__ = [
@@ -32,7 +37,9 @@ __all__ = [
     "pair_results",
     "pair_deltas",
     "pair_shifts",
+    "pair_formats",
     "shifts_by_grouping",
+    "perspective_shifts",
 ]
 
 
@@ -161,6 +168,82 @@ def shifts_by_grouping(
     if not frames:
         raise EmpathylabError("shifts_by_grouping: the selection is empty (no result rows).")
     return pd.concat(frames, ignore_index=True)
+
+
+def perspective_shifts(results: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Return the perspective-taking chapter's table: every instruction against ``pt-control`` and ``origin``.
+
+    For each grouping of ``results`` (runs differing only in ``variation``), each ``pt-``
+    instruction is compared with the control instruction ``pt-control`` (same added
+    length, no perspective: the contrast that isolates the perspective asked for) and
+    every ``pt-`` variation, the control included, with ``origin`` (no added sentence).
+    Holm's correction runs over all these comparisons together (7 per grouping).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`shifts_by_grouping`'s columns, the rows against ``pt-control`` first in
+        each grouping, with ``p`` (unadjusted; the largest over the three units),
+        ``p_holm`` (Holm-adjusted over every row) and ``verdict``
+        (:func:`~empathylab.gaps.shifts.shift_verdict` read with ``p_holm``).
+
+    >>> from empathylab.gaps import simulate_results
+    >>> runs = pd.concat([simulate_results("religion", n_items=12, effect=e, seed=0, variation=v)
+    ...     for v, e in [("origin", 6.0), ("pt-other", 2.0), ("pt-self", 6.0), ("pt-objective", 6.0),
+    ...                  ("pt-control", 6.0)]])
+    >>> table = perspective_shifts(runs, n_boot=300)
+    >>> table[["variation", "reference"]].values.tolist()[:4]
+    [['pt-other', 'pt-control'], ['pt-self', 'pt-control'], ['pt-objective', 'pt-control'], ['pt-other', 'origin']]
+    >>> bool((table["p_holm"] >= table["p"]).all()), len(table)
+    (True, 7)
+    """
+    check = results["variation"].astype(str) if "variation" in results.columns else pd.Series(dtype=str)
+    missing = [v for v in ("origin", "pt-control") if v not in set(check)]
+    if missing:
+        raise EmpathylabError(
+            f"perspective_shifts compares with origin and pt-control; the rows lack {', '.join(missing)} "
+            f"(they hold {', '.join(sorted(set(check))) or 'no variation'})."
+        )
+    frames = []
+    for _, rows in results.groupby("grouping", sort=False):
+        instructions = rows[rows["variation"].astype(str) != "origin"]
+        frames.append(shifts_by_grouping(instructions, "variation", "pt-control", n_boot=n_boot, seed=seed))
+        frames.append(shifts_by_grouping(rows, "variation", "origin", n_boot=n_boot, seed=seed))
+    table = pd.concat(frames, ignore_index=True)
+    order = {v: k for k, v in enumerate(design.PERSPECTIVES)}  # the design's order, not the store's
+    groupings = {g: k for k, g in enumerate(pd.unique(table["grouping"]))}
+    keys = {"_g": table["grouping"].map(groupings), "_r": table["reference"] != "pt-control"}
+    table = table.assign(**keys, _v=table["variation"].map(order))
+    table = table.sort_values(["_g", "_r", "_v"], kind="stable").drop(columns=["_g", "_r", "_v"])
+    table = table.reset_index(drop=True)
+    table["p_holm"] = holm(table["p"].to_numpy(dtype=float))
+    table["verdict"] = [shift_verdict(row, p=row["p_holm"]) for row in table.to_dict("records")]
+    return table
+
+
+def pair_formats(profile: str | Path | Profile = "demo") -> dict[str, str | None]:
+    """Return the prompt format each model of ``gaps.beyond.model_pairs`` was run with, where stored.
+
+    The format is the backend's record in the stored chunks (``plain``: no chat template,
+    system text and user text as plain text; ``chat``: the tokenizer's chat template;
+    ``chat-system-in-user``: the template without a system role); None where the model has
+    no stored run or its backend records no format (the fake and API backends).
+
+    >>> pair_formats("demo")  # doctest: +SKIP
+    {'embedded:gemma-3-270m': 'plain', 'google/gemma-3-270m-it': None}
+    """
+    from empathylab.llm.store import model_slug, read_metadata
+
+    cfg = load_profile(profile)
+    formats: dict[str, str | None] = {}
+    for pair in cfg.gaps.beyond.model_pairs:
+        for model in pair:
+            root = (
+                pair_plan(cfg, model, check_model=False).root / model_slug(model) / "distribution" / "origin"
+            )
+            chunks = sorted(root.glob("*/chunk-*.parquet")) if root.is_dir() else []
+            formats[model] = read_metadata(chunks[0]).get("prompt_mode") if chunks else None
+    return formats
 
 
 def pair_deltas(results: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:

@@ -8,11 +8,12 @@ demographics. This module reads both files (:func:`load_writers`, :func:`load_re
 joins them to the narratives with checks (:func:`join_narratives`), harmonises
 ethnicity (:data:`ETHNICITY`), and answers three questions:
 
-* does a model's intensity track people's? (:func:`tracking`, with the human ceiling
-  :func:`human_ceiling`);
-* do human readers rate writers of their own group higher? (:func:`reader_premium`, a
-  mixed model with crossed text and reader intercepts, :mod:`empathylab.gaps.crossed`);
-* how do the two compare? (:func:`side_by_side`).
+* does a model's intensity track people's? (:func:`~empathylab.gaps.anchor.tracking`,
+  with the human ceiling and its bounds :func:`~empathylab.gaps.anchor.human_ceiling`);
+* do human readers rate writers of their own group differently?
+  (:func:`~empathylab.gaps.premium.reader_premium`, a mixed model with the writer's and
+  the reader's group and crossed text and reader intercepts, :mod:`empathylab.gaps.crossed`);
+* how do the two compare, in the same units? (:func:`~empathylab.gaps.premium.side_by_side`).
 
 Every function takes and returns tidy DataFrames.
 """

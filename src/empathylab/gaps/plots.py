@@ -320,8 +320,8 @@ def gap_forest(table: pd.DataFrame) -> Figure:
     """Return the models' δ and the human readers' premium as points with 95 % intervals.
 
     ``table`` is :func:`empathylab.gaps.premium.side_by_side`'s: one row per gap (``who,
-    source, grouping, gap, ci_low, ci_high``). Both are standardised in-group minus
-    out-group differences; the line at zero is "no in-group premium".
+    source, grouping, gap, ci_low, ci_high``). Both are in-group minus out-group
+    differences in standard deviations of one rating; the line at zero is "no difference".
 
     >>> t = pd.DataFrame({"who": ["model", "human readers"], "source": ["m", "readers"],
     ...                   "grouping": ["ethnicity", "ethnicity"], "gap": [0.3, 0.0],
@@ -346,7 +346,7 @@ def gap_forest(table: pd.DataFrame) -> Figure:
     ax.axvline(0, color="0.3", linewidth=0.8)
     ax.set_yticks(range(len(table)), labels)
     ax.invert_yaxis()
-    ax.set_xlabel("in-group minus out-group (standardised; 95 % interval)")
+    ax.set_xlabel("in-group minus out-group (SDs of one rating; 95 % interval)")
     return fig
 
 
@@ -354,9 +354,11 @@ def shift_forest(table: pd.DataFrame, by: str = "variation") -> Figure:
     """Return Δδ and the mean-intensity shift of each run against its reference, with intervals.
 
     ``table`` is :func:`empathylab.gaps.shifts.delta_shift`'s (a ``grouping`` column, if
-    present, labels the rows). Left: Δδ (z units); right: the shift of the mean intensity
-    (the run's units). A gap that narrows without the mean moving is a narrower gap, not a
-    scale shift.
+    present, labels the rows, and so does the reference where the table holds more than
+    one). Panels: Δδ in z units, Δδ in raw scale points (where the table has
+    ``delta_diff_raw``; the z units can move with the spread of a run's cells alone) and
+    the shift of the mean intensity (the run's units). A gap that narrows without the mean
+    moving is a narrower gap, not a scale shift.
 
     >>> t = pd.DataFrame({"variation": ["pt-self"], "reference": ["origin"], "delta_diff": [-0.2],
     ...                   "diff_ci_low": [-0.4], "diff_ci_high": [0.0], "mean_shift": [1.0],
@@ -367,13 +369,19 @@ def shift_forest(table: pd.DataFrame, by: str = "variation") -> Figure:
     import matplotlib.pyplot as plt
 
     labels = table[by].astype(str)
+    if table["reference"].nunique() > 1:
+        labels = labels + " vs " + table["reference"].astype(str)
     if "grouping" in table.columns:
         labels = labels + " (" + table["grouping"].astype(str) + ")"
-    fig, axes = plt.subplots(1, 2, figsize=(8.5, 0.4 * len(table) + 1.4), layout="constrained", sharey=True)
-    panels = [
-        ("delta_diff", "diff_ci_low", "diff_ci_high", "Δδ against the reference (z units; 95 % interval)"),
-        ("mean_shift", "shift_ci_low", "shift_ci_high", "mean intensity shift (95 % interval)"),
-    ]
+    panels = [("delta_diff", "diff_ci_low", "diff_ci_high", "Δδ (z units; 95 % interval)")]
+    if "delta_diff_raw" in table.columns:
+        panels.append(
+            ("delta_diff_raw", "diff_raw_ci_low", "diff_raw_ci_high", "Δδ (scale points; 95 % interval)")
+        )
+    panels.append(("mean_shift", "shift_ci_low", "shift_ci_high", "mean intensity shift (95 % interval)"))
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.2 * len(panels), 0.4 * len(table) + 1.4), layout="constrained", sharey=True
+    )
     for ax, (value, low, high, label) in zip(axes, panels):
         for row, (_, r) in enumerate(table.iterrows()):
             ax.errorbar(

@@ -12,10 +12,11 @@ names the chapters use are importable from here; the stages live in their module
   :mod:`~empathylab.llmpathy.cv`, :mod:`~empathylab.llmpathy.augmenting`;
 - comparing and reporting: :mod:`~empathylab.llmpathy.comparisons`,
   :mod:`~empathylab.llmpathy.fairness`, :mod:`~empathylab.llmpathy.report`,
-  :mod:`~empathylab.llmpathy.plots`.
+  :mod:`~empathylab.llmpathy.plots`;
+- how often the comparisons' verdicts are wrong: :mod:`~empathylab.llmpathy.calibration`.
 """
 
-from empathylab.llmpathy import fairness, labels, newsemp, plots, released
+from empathylab.llmpathy import calibration, fairness, labels, newsemp, plots, released
 from empathylab.llmpathy.augmenting import (
     AUGMENTATION,
     EXTRA,
@@ -31,6 +32,8 @@ from empathylab.llmpathy.comparisons import (
     SUMMARIES,
     TESTS,
     compare_tests,
+    comparison_text,
+    corrected_tests,
     cv_summary,
     paired_tests,
     replacement_summary,
@@ -56,7 +59,7 @@ from empathylab.llmpathy.labelling import (
     user_data,
 )
 from empathylab.llmpathy.published import BUECHEL_BASELINES, METHODS, PUBLISHED
-from empathylab.llmpathy.report import alpha_span, table
+from empathylab.llmpathy.report import alpha_span, table, verdict_table
 
 __all__ = [
     "AUGMENTATION",
@@ -73,7 +76,10 @@ __all__ = [
     "augmentation_folds",
     "augmentation_sets",
     "augmentation_summary",
+    "calibration",
     "compare_tests",
+    "comparison_text",
+    "corrected_tests",
     "cross_validation",
     "cv_summary",
     "essays",
@@ -100,4 +106,5 @@ __all__ = [
     "side_by_side",
     "table",
     "user_data",
+    "verdict_table",
 ]

@@ -10,9 +10,10 @@ from empathylab.errors import EmpathylabError
 from empathylab.llm.store import stored_frame
 from empathylab.llmpathy import newsemp, splits, strategies
 from empathylab.llmpathy.comparisons import (
-    HIGHER_IS_BETTER,
+    LEVEL,
     TESTS,
     check_metric,
+    comparison_text,
     require_columns,
     seed_summary,
     seed_tests,
@@ -188,7 +189,9 @@ def augmentation_folds(
         One row per (strategy, seed, fold): ``strategy`` (:data:`AUGMENTATION`), ``alpha``
         (NaN), ``seed, fold, n_train, n_llm`` (LLM-labelled training essays), ``n_test,
         n_replaced`` (0: no crowd label is replaced), ``pcc, ccc, rmse``, the columns
-        :func:`cv_summary`, :func:`paired_tests` and :func:`seed_tests` read.
+        :func:`cv_summary`, :func:`corrected_tests` and :func:`seed_tests` read (the
+        corrected test takes n_test / n_train from the crowd-labelled training set, the
+        part the folds resample).
 
     Examples
     --------
@@ -275,13 +278,16 @@ def probe_augmentation(profile: Profile | str = "demo", *, progress: bool = True
     return stored_frame(results_dir(cfg) / "probe_augmentation.parquet", payload, compute)
 
 
-def augmentation_summary(runs: pd.DataFrame, metric: str = "pcc", level: float = 0.05) -> str:
+def augmentation_summary(runs: pd.DataFrame, metric: str = "pcc", level: float = LEVEL) -> str:
     """Return sentences saying whether y+y_llm beat y in ``runs``, with both tests.
 
     ``runs`` is :func:`augmentation_folds`' (or :func:`probe_augmentation`'s) output;
     means and medians are over the seed-level scores (:func:`seed_summary`), the tests
-    are :func:`seed_tests`'; the paired test over folds decides when it can run. When
-    ``runs`` holds the control y+y_crowd, a last sentence reports it the same way.
+    are :func:`seed_tests`': our calibrated test (:func:`corrected_tests`, the corrected
+    resampled t-test over folds and seeds) decides, Hasan et al.'s independent t-test
+    over seeds is given beside it, labelled. When ours cannot run the verdict is
+    undetermined. When ``runs`` holds the control y+y_crowd, a last sentence reports
+    it the same way.
 
     Examples
     --------
@@ -290,7 +296,7 @@ def augmentation_summary(runs: pd.DataFrame, metric: str = "pcc", level: float =
     ...                      "pcc": [.30, .35, .32, .36, .31, .33, .29, .35, .30, .34, .31, .36],
     ...                      "ccc": .2, "rmse": 1.0})
     >>> augmentation_summary(runs).split(";")[0]
-    'y + y_llm gives a higher PCC than y (0.348 against 0.305, mean over seeds'
+    'y + y_llm gives a higher PCC than y (0.348 against 0.305'
     >>> augmentation_summary(runs).split(". ")[-1]
     'The LLM-labelled essays improve the probe here.'
     """
@@ -304,49 +310,29 @@ def augmentation_summary(runs: pd.DataFrame, metric: str = "pcc", level: float =
             f"{', '.join(sorted(set(runs['strategy'])))}."
         )
     summary = seed_summary(runs, [metric])
-    tests = seed_tests(runs, "y", metric)
+    tests = seed_tests(runs, "y", metric, level)
     base = summary[summary["strategy"] == "y"].iloc[0]
 
-    def compared(strategy: str) -> tuple[str, bool | None]:
+    def compared(strategy: str) -> tuple[str, str]:
         row = summary[summary["strategy"] == strategy].iloc[0]
-        better = row["mean"] > base["mean"] if HIGHER_IS_BETTER[metric] else row["mean"] < base["mean"]
-        how = (
-            "the same"
-            if row["mean"] == base["mean"]
-            else "a higher"
-            if row["mean"] > base["mean"]
-            else "a lower"
-        )
-        judged = []
-        for test in ("folds", "seeds"):
-            t = tests[(tests["strategy"] == strategy) & (tests["test"] == TESTS[test])].iloc[0]
-            if t["note"]:
-                judged.append(f"the {TESTS[test]} cannot run (it {t['note']})")
-            else:
-                word = "significant" if t["p_val"] < level else "not significant"
-                judged.append(f"{TESTS[test]}: p = {t['p_val']:.2g}, {word} at the {level:g} level")
-        # Ours decides; Hasan et al.'s when ours cannot run; None: no significant difference.
-        ran = tests[(tests["strategy"] == strategy) & (tests["note"] == "")].set_index("test")["p_val"]
-        p = ran.get(TESTS["folds"], ran.get(TESTS["seeds"]))
-        decided = better if p is not None and p < level else None
-        name = strategy.replace("+", " + ")
-        text = (
-            f"{name} gives {how} {metric.upper()} {'as' if how == 'the same' else 'than'} y "
-            f"({row['mean']:.3f} against {base['mean']:.3f}, mean over seeds; median "
-            f"{row['median']:.3f} against {base['median']:.3f}); {'; '.join(judged)}."
-        )
-        return text, decided
+        detail = f"mean over seeds; median {row['median']:.3f} against {base['median']:.3f}"
+        text = comparison_text(tests, strategy, None, row["mean"], base["mean"], metric, detail=detail)
+        ours = tests[(tests["strategy"] == strategy) & (tests["test"] == TESTS["ours"])].iloc[0]
+        return text + ".", str(ours["verdict"])
 
-    text, decided = compared("y+y_llm")
-    if decided is None:
-        text += " The LLM-labelled essays do not significantly change the probe here."
-    else:
-        text += f" The LLM-labelled essays {'improve' if decided else 'worsen'} the probe here."
+    def effect(subject: str, verdict: str, where: str) -> str:
+        if verdict.startswith("undetermined"):
+            return f"Whether {subject[0].lower()}{subject[1:]} change the probe is undetermined{where}."
+        word = {"better": "improve", "worse": "worsen", "not significant": "do not detectably change"}[
+            verdict
+        ]
+        return f"{subject} {word} the probe{where}."
+
+    text, verdict = compared("y+y_llm")
+    text += " " + effect("The LLM-labelled essays", verdict, " here")
     if "y+y_crowd" in set(runs["strategy"]):
-        control, decided = compared("y+y_crowd")
-        effect = "do not significantly change" if decided is None else "improve" if decided else "worsen"
-        text += (
-            f" The control, the same extra essays with their crowd labels: {control} "
-            f"More crowd-labelled essays {effect} the probe."
+        control, verdict = compared("y+y_crowd")
+        text += f" The control, the same extra essays with their crowd labels: {control} " + effect(
+            "More crowd-labelled essays", verdict, ""
         )
     return text

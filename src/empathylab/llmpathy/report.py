@@ -6,7 +6,10 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["alpha_span", "table"]
+from empathylab.errors import EmpathylabError
+from empathylab.verdicts import format_p
+
+__all__ = ["alpha_span", "table", "verdict_table"]
 
 
 def alpha_span(rows: pd.DataFrame) -> str:
@@ -58,3 +61,48 @@ def table(frame: pd.DataFrame, precision: int = 3) -> Any:
     ]
     styled = frame.style.hide(axis="index").format(precision=precision, na_rep="–", thousands=",")
     return styled.format("{:,.0f}", subset=counts, na_rep="–") if counts else styled
+
+
+def verdict_table(tests: pd.DataFrame) -> pd.DataFrame:
+    """Return :func:`~empathylab.llmpathy.corrected_tests`' rows as a reader reads them.
+
+    Columns: ``configuration`` (strategy, with α for y′), ``test`` (the method in
+    words), ``n`` (paired folds, or seeds on one split), ``difference`` (configuration
+    minus baseline), ``95 % CI`` and ``p`` as text (:func:`empathylab.verdicts.format_p`,
+    so never "0.000"), and ``verdict``.
+
+    >>> tests = pd.DataFrame({"strategy": ["y_llm"], "alpha": [float("nan")], "method": ["corrected"],
+    ...     "n": [50], "mean_diff": [-0.031], "ci_low": [-0.05], "ci_high": [-0.012], "p": [0.00002],
+    ...     "verdict": ["worse"]})
+    >>> verdict_table(tests).to_dict("records")  # doctest: +NORMALIZE_WHITESPACE
+    [{'configuration': 'y_llm', 'test': 'corrected', 'n': 50, 'difference': -0.031,
+      '95 % CI': '−0.050 to −0.012', 'p': '< 0.001', 'verdict': 'worse'}]
+    """
+    needed = ["strategy", "alpha", "method", "n", "mean_diff", "ci_low", "ci_high", "p", "verdict"]
+    missing = [c for c in needed if c not in tests.columns]
+    if missing:
+        raise EmpathylabError(f"verdict_table needs corrected_tests' columns; missing {', '.join(missing)}.")
+
+    def signed(value: float) -> str:
+        return f"{value:+.3f}".replace("-", "−")
+
+    def interval(low: float, high: float) -> str:
+        return "–" if pd.isna(low) or pd.isna(high) else f"{signed(low)} to {signed(high)}"
+
+    def p_text(p: float) -> str:
+        return "–" if pd.isna(p) else format_p(p).removeprefix("p = ").removeprefix("p ")
+
+    return pd.DataFrame(
+        {
+            "configuration": [
+                s if pd.isna(a) else f"{s} (α = {a:g})"
+                for s, a in zip(tests["strategy"], tests["alpha"], strict=True)
+            ],
+            "test": tests["method"].to_list(),
+            "n": tests["n"].to_list(),
+            "difference": tests["mean_diff"].to_list(),
+            "95 % CI": [interval(lo, hi) for lo, hi in zip(tests["ci_low"], tests["ci_high"], strict=True)],
+            "p": [p_text(p) for p in tests["p"]],
+            "verdict": tests["verdict"].to_list(),
+        }
+    )
