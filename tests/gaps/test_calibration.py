@@ -120,3 +120,12 @@ def test_the_readers_premium_keeps_its_level_beside_group_main_effects() -> None
     rows = calibrate([with_terms, without], n_sims=30, seed=4)
     assert rows["mc_low"].iloc[0] <= 0.05, rows.iloc[0].to_dict()
     assert rows["mc_low"].iloc[1] > 0.05, rows.iloc[1].to_dict()
+
+
+def test_rate_of_names_what_did_not_match() -> None:
+    table = calibrate(scenarios()[3:5], n_sims=20)
+    assert 0 <= calibration.rate_of(table, "narrative-level interval excludes 0", "no in-group") <= 100
+    with pytest.raises(EmpathylabError, match="2 rows match verdict 'narrative-level interval excludes 0'"):
+        calibration.rate_of(table, "narrative-level interval excludes 0", "")
+    with pytest.raises(EmpathylabError, match="0 rows match"):
+        calibration.rate_of(table, "narrower", "no in-group")

@@ -12,7 +12,6 @@ the earlier code had also run (and fail) on it.
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
@@ -127,12 +126,10 @@ def test_the_t_interval_holds_its_false_positive_rate_and_finds_a_planted_gap():
     rng = np.random.default_rng(1)
     ids = design.identities("religion", baseline=False)
     eye = np.eye(5, dtype=bool)
-    start = time.perf_counter()
     null = _null_cells(rng, 12, ids, eye, sims=N_SIM)
     found = [gaps.narrative_summary(c, ids, "religion")["verdict"] for c in null]
     planted = _null_cells(rng, 12, ids, eye, effect=3.0, sims=N_SIM)
     power = [gaps.narrative_summary(c, ids, "religion")["verdict"] for c in planted]
-    assert time.perf_counter() - start < 5
     assert sum(v != "no gap detected" for v in found) <= MAX_FALSE, pd.Series(found).value_counts()
     assert sum(v == "in-group higher" for v in power) >= 90  # gap 3 against sd ~2.2 per narrative
     lower = [gaps.narrative_summary(-c, ids, "religion")["verdict"] for c in planted[:10]]
@@ -231,9 +228,7 @@ def test_the_mixed_model_carries_the_between_narrative_variation_of_the_gap():
     for _ in range(4):  # a handful of fits: each takes a fraction of a second
         cells, ids = _religion(rng, n_items=12)
         rows = _rows("religion", cells, ids)
-        start = time.perf_counter()
         fit = gaps.mixed_model(rows)
-        assert time.perf_counter() - start < 5
         ref = _t_reference(cells)  # computed here, so this test also runs on the earlier code
         assert fit["converged"] and fit["n_items"] == 12 and fit["n_obs"] == 12 * 25
         assert fit["coef"] == pytest.approx(ref["delta"], abs=1e-6)
@@ -295,9 +290,7 @@ def test_the_interaction_has_a_calibrated_interval():
     rng = np.random.default_rng(11)
     sims = 50  # each run is 12 narratives x 400 cells through interaction_model
     cells, ids = _intersectional_cells(rng, 12, 4.0, 2.0, 0.0, sims=sims)
-    start = time.perf_counter()
     found = [gaps.additivity(gaps.interaction_model(_rows("race-religion", c, ids))) for c in cells]
-    assert time.perf_counter() - start < 30
     # 5 % of 50 plus its Monte Carlo margin (P(X >= 7 | Binomial(50, 0.05)) is about 0.04)
     assert sum(v != "additive" for v in found) <= 6, pd.Series(found).value_counts()
 

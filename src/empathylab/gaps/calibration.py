@@ -32,7 +32,7 @@ from empathylab.gaps.checks import znorm
 from empathylab.gaps.simulate import simulate_cells, simulate_results
 from empathylab.verdicts import wilson
 
-__all__ = ["Scenario", "scenarios", "calibrate", "SIZES"]
+__all__ = ["Scenario", "scenarios", "calibrate", "rate_of", "SIZES"]
 
 #: Narratives per run at each size: the demo profile's Part I (one per emotion), and the
 #: paper's (all 6,050). ``intersectional`` sizes the race x religion design (the demo: 2).
@@ -488,3 +488,28 @@ def calibrate(
             }
         )
     return pd.DataFrame(rows)
+
+
+def rate_of(
+    table: pd.DataFrame, verdict: str, condition: str, size: str = "demo", n_items: int | None = None
+) -> float:
+    """Return the rate, in per cent, of the one row of :func:`calibrate`'s table that matches.
+
+    ``condition`` matches the start of the row's condition; ``n_items`` picks among sizes of
+    one verdict (additivity is simulated at 2 and 12 narratives).
+
+    >>> t = calibrate(scenarios()[3:4], n_sims=20)
+    >>> 0 <= rate_of(t, "narrative-level interval excludes 0", "no in-group") <= 100
+    True
+    """
+    rows = table[
+        (table["verdict"] == verdict) & table["condition"].str.startswith(condition) & (table["size"] == size)
+    ]
+    if n_items is not None:
+        rows = rows[rows["n_items"] == n_items]
+    if len(rows) != 1:
+        raise EmpathylabError(
+            f"rate_of: {len(rows)} rows match verdict {verdict!r}, condition {condition!r}, size {size!r}"
+            f"{'' if n_items is None else f', {n_items} narratives'}; exactly one must."
+        )
+    return float(100 * rows["rate"].iloc[0])
