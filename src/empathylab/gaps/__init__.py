@@ -48,7 +48,14 @@ from empathylab.gaps.matrices import (
 from empathylab.gaps.report import comparison_table, grouping_summary, runs_table, variation_summary
 from empathylab.gaps.results import read_authors_results, read_result_table
 from empathylab.gaps.rows import COLUMNS, read_results
-from empathylab.gaps.runner import RunPlan, plan_run, plan_second_readout, run_gaps
+from empathylab.gaps.runner import (
+    RunPlan,
+    compared_plan,
+    plan_run,
+    plan_second_readout,
+    readout_pairs,
+    run_gaps,
+)
 from empathylab.gaps.shifts import delta_shift
 from empathylab.gaps.simulate import simulate_results
 
@@ -88,6 +95,8 @@ __all__ = [
     "permutation_test",
     "plan_run",
     "plan_second_readout",
+    "compared_plan",
+    "readout_pairs",
     "planning",
     "plots",
     "premium",

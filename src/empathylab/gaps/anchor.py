@@ -362,7 +362,7 @@ def plan_anchor(
     ``stimuli.anchor_items_per_emotion`` narratives per emotion are drawn (with the
     profile's seed) from the 1,100 narratives that have readers, and asked only
     ``a person`` about ``a person`` (grouping religion, the profile's first variation,
-    its readout and models), so that the model's intensity can be set beside the
+    its readout, its models and its compared models), so that the model's intensity can be set beside the
     writers' and the readers' on enough texts. Stored under ``output_dir/human``.
 
     Returns
@@ -383,7 +383,11 @@ def plan_anchor(
     per_emotion = cfg.stimuli.anchor_items_per_emotion
     if per_emotion == 0:
         return None
-    checked = load_profile(cfg, gaps={"groupings": ["religion"], "variations": cfg.gaps.variations[:1]})
+    checked = load_profile(
+        cfg,
+        gaps={"groupings": ["religion"], "variations": cfg.gaps.variations[:1]},
+        models={"causal_lm": [*cfg.models.causal_lm, *cfg.models.compared], "compared": []},
+    )
     narratives = data.load_narratives()
     read = human_ratings(narratives).query("reader_n > 0")["item_id"]
     chosen = sample_narratives(narratives[narratives["item_id"].isin(read)], per_emotion, seed=cfg.seed)

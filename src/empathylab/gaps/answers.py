@@ -8,8 +8,9 @@ import pandas as pd
 
 from empathylab.errors import EmpathylabError
 from empathylab.gaps.checks import RUN_KEYS, check_columns, check_run, find_exclusions, sort_runs
+from empathylab.prose import by_model
 
-__all__ = ["answer_stats", "exclude_incomplete"]
+__all__ = ["answer_stats", "exclude_incomplete", "p_valid_text", "share_ok_text"]
 
 
 def answer_stats(results: pd.DataFrame) -> pd.DataFrame:
@@ -61,6 +62,32 @@ def answer_stats(results: pd.DataFrame) -> pd.DataFrame:
         .reset_index()
     )
     return sort_runs(stats)
+
+
+def p_valid_text(results: pd.DataFrame) -> str:
+    """Return the mean probability on valid answers of each model's distribution-readout rows, as prose.
+
+    >>> rows = pd.DataFrame({"model": ["a", "a", "b"], "readout": "distribution", "p_valid": [0.9, 0.7, 0.1]})
+    >>> p_valid_text(rows)
+    '80.0% for a and 10.0% for b'
+    """
+    rows = results[results["readout"] == "distribution"]
+    if rows.empty:
+        raise EmpathylabError("p_valid_text: no distribution-readout rows (only that readout has p_valid).")
+    means = pd.to_numeric(rows["p_valid"], errors="coerce").groupby(rows["model"], sort=False).mean()
+    return by_model(means)
+
+
+def share_ok_text(comparison: pd.DataFrame) -> str:
+    """Return each model's mean share of usable generate answers in a readout comparison, as prose.
+
+    ``comparison`` is :func:`~empathylab.gaps.compare.compare_readouts`' table.
+
+    >>> share_ok_text(pd.DataFrame({"model": ["a", "b"], "share_ok_generate": [0.95, 0.1]}))
+    '95.0% for a and 10.0% for b'
+    """
+    check_columns(comparison, ("model", "share_ok_generate"), "share_ok_text")
+    return by_model(comparison.groupby("model", sort=False)["share_ok_generate"].mean())
 
 
 def exclude_incomplete(

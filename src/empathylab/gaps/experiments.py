@@ -38,6 +38,7 @@ __all__ = [
     "pair_deltas",
     "pair_shifts",
     "pair_formats",
+    "stored_formats",
     "shifts_by_grouping",
     "perspective_shifts",
 ]
@@ -219,6 +220,36 @@ def perspective_shifts(results: pd.DataFrame, n_boot: int = 2000, seed: int = 0)
     table["p_holm"] = holm(table["p"].to_numpy(dtype=float))
     table["verdict"] = [shift_verdict(row, p=row["p_holm"]) for row in table.to_dict("records")]
     return table
+
+
+def stored_formats(root: str | Path) -> pd.DataFrame:
+    """Return the prompt format of every model, readout and variation stored under ``root``.
+
+    Read from the provenance of each run's first chunk (``root/<model>/<readout>/<variation>/
+    <grouping>/chunk-*.parquet``): ``plain`` (no chat template), ``chat`` (the tokenizer's
+    chat template) or ``chat-system-in-user``; empty where the backend records none (the
+    fake and API backends).
+
+    Returns
+    -------
+    DataFrame
+        ``model`` (the spec), ``readout``, ``variation``, ``format``, one row each, sorted.
+
+    >>> stored_formats("no/such/folder").columns.tolist()
+    ['model', 'readout', 'variation', 'format']
+    """
+    from empathylab.llm.store import read_metadata
+
+    rows = {}
+    for chunk in sorted(Path(root).glob("*/*/*/*/chunk-*.parquet")):
+        readout, variation = chunk.parts[-4], chunk.parts[-3]
+        meta = read_metadata(chunk)
+        key = (meta.get("spec") or chunk.parts[-5], readout, variation)
+        rows.setdefault(key, meta.get("prompt_mode", ""))
+    frame = pd.DataFrame(
+        [(*k, v) for k, v in rows.items()], columns=["model", "readout", "variation", "format"]
+    )
+    return frame.sort_values(["model", "readout", "variation"], ignore_index=True)
 
 
 def pair_formats(profile: str | Path | Profile = "demo") -> dict[str, str | None]:

@@ -401,7 +401,8 @@ def comparison_table(table: pd.DataFrame) -> pd.DataFrame:
     ``*`` marks δ outside the permutation test's null interval (the paper's
     significance), ``†`` a narrative-level 95 % t interval (``narrative_ci_low``,
     ``narrative_ci_high``) that excludes zero; a negative δ with a mark is a gap toward
-    the out-group, the reverse of the paper's direction.
+    the out-group, the reverse of the paper's direction. A cell is ``—`` where the run has no
+    δ and empty where the model was not run on that design.
 
     >>> t = pd.DataFrame({"model": ["m"], "readout": ["generate"], "grouping": ["religion"],
     ...     "variation": ["origin"], "delta": [0.41], "significant": [True],
@@ -423,7 +424,7 @@ def comparison_table(table: pd.DataFrame) -> pd.DataFrame:
         values="cell",
         aggfunc="first",
         sort=False,
-    )
+    ).fillna("")
 
 
 def _signed(x: float, digits: int = 2) -> str:

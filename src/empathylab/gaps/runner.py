@@ -30,7 +30,16 @@ from empathylab.llm.store import ChunkStore, model_slug
 from empathylab.llm.trie import summarize_distribution
 from empathylab.profiles import Profile, load_profile
 
-__all__ = ["RunPlan", "plan_run", "plan_second_readout", "run_gaps", "numerics", "ENGINES"]
+__all__ = [
+    "RunPlan",
+    "plan_run",
+    "plan_second_readout",
+    "compared_plan",
+    "readout_pairs",
+    "run_gaps",
+    "numerics",
+    "ENGINES",
+]
 
 #: Where a run's chunks are answered: in this process, or by worker actors on a Ray cluster.
 ENGINES = ("local", "ray")
@@ -208,8 +217,9 @@ def plan_run(
         overrides["llm"] = {"backend": backend}
     if ray_address is not None:
         overrides.setdefault("llm", {})["ray"] = {"address": ray_address}
-    if model is not None:
-        overrides["models"] = {"causal_lm": [model]}
+    if model is not None:  # a compared model asked on its own is this run's model
+        compared = [m for m in load_profile(profile).models.compared if m != model]
+        overrides["models"] = {"causal_lm": [model], "compared": compared}
     if items_per_emotion is not None:
         overrides["stimuli"] = {"items_per_emotion": items_per_emotion}
     checked = load_profile(profile, **overrides)
@@ -269,6 +279,77 @@ def plan_second_readout(
         variations=list(variations) if variations else gaps.variations[:1],
         **overrides,
     )
+
+
+def compared_plan(
+    profile: str | Path | Profile = "demo", *, readout: str | None = None, **overrides: Any
+) -> RunPlan | None:
+    """Plan the compared models' run; return None when the profile compares none.
+
+    The models of ``models.compared`` answer ``gaps.compared_groupings`` under the
+    profile's first variation with ``readout`` (default: the profile's readout; give
+    ``gaps.second_readout`` for the readout comparison), on the profile's narratives and in
+    the same results folder as the main models, so the model comparison reads them beside
+    the main models' runs. ``overrides`` go to :func:`plan_run`.
+
+    Returns
+    -------
+    RunPlan or None
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> plan = compared_plan("demo", out=tempfile.mkdtemp(), check_model=False)
+    >>> plan.profile.models.causal_lm, plan.cells
+    (['embedded:smollm2-135m-instruct'], [('origin', 'religion')])
+    """
+    cfg = load_profile(profile)
+    if not cfg.models.compared:
+        return None
+    swapped = load_profile(cfg, models={"causal_lm": list(cfg.models.compared), "compared": []})
+    return plan_run(
+        swapped,
+        readout=readout,
+        groupings=list(cfg.gaps.compared_groupings),
+        variations=cfg.gaps.variations[:1],
+        **overrides,
+    )
+
+
+def readout_pairs(
+    profile: str | Path | Profile = "demo", variations: list[str] | None = None, **overrides: Any
+) -> list[tuple[RunPlan, RunPlan]]:
+    """Plan the readout comparison: for the main and the compared models, one plan per readout.
+
+    The main models (``models.causal_lm``) answer ``gaps.second_readout_groupings`` under
+    ``variations`` (default: the first variation) with both readouts; the compared models
+    (``models.compared``) answer ``gaps.compared_groupings`` under the first variation with
+    both. Empty when the profile has no second readout. ``overrides`` go to :func:`plan_run`.
+
+    Returns
+    -------
+    list of (plan of the readout, plan of the second readout)
+
+    >>> import tempfile
+    >>> pairs = readout_pairs("demo", out=tempfile.mkdtemp(), check_model=False)
+    >>> [(a.profile.models.causal_lm[0][9:], a.profile.gaps.readout, b.profile.gaps.readout) for a, b in pairs]
+    [('gemma-3-270m', 'distribution', 'generate'), ('smollm2-135m-instruct', 'distribution', 'generate')]
+    """
+    cfg = load_profile(profile)
+    second = plan_second_readout(cfg, variations=variations, **overrides)
+    if second is None:
+        return []
+    first = plan_run(
+        cfg,
+        groupings=list(cfg.gaps.second_readout_groupings),
+        variations=second.profile.gaps.variations,
+        **overrides,
+    )
+    pairs = [(first, second)]
+    compared = compared_plan(cfg, **overrides)
+    if compared is not None:
+        pairs.append((compared, compared_plan(cfg, readout=cfg.gaps.second_readout, **overrides)))
+    return pairs
 
 
 def _chunk_sizes(total: int, size: int, shard: design.Shard) -> dict[int, int]:

@@ -24,11 +24,19 @@ from empathylab.llm.backend import (
     backend_options,
     format_prompt,
     load_backend,
+    prompt_as_sent,
 )
 from empathylab.llm.runs import answer_chunks, provenance
 from empathylab.llm.store import ChunkStore, model_slug, read_chunks, read_frame, read_metadata, write_frame
 from empathylab.llm.trie import AnswerTrie, summarize_distribution
-from empathylab.llm.weights import ModelSource, load_causal_lm, load_encoder, model_info, resolve_model
+from empathylab.llm.weights import (
+    ModelSource,
+    load_causal_lm,
+    load_encoder,
+    load_tokenizer,
+    model_info,
+    resolve_model,
+)
 
 __all__ = [
     "BACKENDS",
@@ -42,8 +50,10 @@ __all__ = [
     "backend_class",
     "backend_options",
     "format_prompt",
+    "prompt_as_sent",
     "load_backend",
     "load_causal_lm",
+    "load_tokenizer",
     "load_encoder",
     "model_info",
     "model_slug",

@@ -33,6 +33,7 @@ __all__ = [
     "load_backend",
     "backend_options",
     "format_prompt",
+    "prompt_as_sent",
 ]
 
 BACKENDS: dict[str, str] = {
@@ -155,3 +156,18 @@ def format_prompt(tokenizer: Any, request: Request) -> tuple[str, str]:
     except Exception:  # jinja's TemplateError: "System role not supported" and the like
         merged = [{"role": "user", "content": f"{request.system}\n\n{request.user}"}]
         return tokenizer.apply_chat_template(merged, **kwargs), "chat-system-in-user"
+
+
+def prompt_as_sent(model: str, request: Request) -> tuple[str, str]:
+    """Return the text a local model reads for ``request``, and its format (:func:`format_prompt`).
+
+    Only the model's tokenizer is loaded (seconds): this is the prompt exactly as the
+    transformers and vLLM backends send it.
+
+    >>> text, mode = prompt_as_sent("embedded:smollm2-135m-instruct", Request("Be brief.", "Hi"))
+    >>> mode, text.splitlines()[0]
+    ('chat', '<|im_start|>system')
+    """
+    from empathylab.llm.weights import load_tokenizer
+
+    return format_prompt(load_tokenizer(model), request)

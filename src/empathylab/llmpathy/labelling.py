@@ -16,7 +16,19 @@ from empathylab.errors import EmpathylabError
 from empathylab.llmpathy import newsemp, splits
 from empathylab.profiles import Profile, load_profile
 
-__all__ = ["results_dir", "essays", "user_data", "label_sample", "label_table", "label_agreement"]
+__all__ = [
+    "results_dir",
+    "essays",
+    "user_data",
+    "label_sample",
+    "label_table",
+    "label_agreement",
+    "sample_agreement",
+    "sample_agreement_text",
+]
+
+#: The released labels set beside a labelling run's, on the same essays.
+RELEASED = ("gpt4o", "llama3_70b")
 
 
 def results_dir(profile: Profile | str, root: str | Path = ".") -> Path:
@@ -163,3 +175,64 @@ def label_agreement(profile: Profile | str = "demo", *, min_labels: int = 10) ->
     """
     table = label_table(profile, min_labels=min_labels)
     return metrics.pairwise_agreement(table, [c for c in table.columns if c != "essay_id"])
+
+
+def sample_agreement(labelled: pd.DataFrame) -> pd.DataFrame:
+    """Return how each labelling run agrees with the crowd, beside the released LLM labels on the same essays.
+
+    ``labelled`` holds rows of :func:`label_sample` (any models and prompts). For each
+    (model, prompt): ``n``, the essays it labelled validly that have a crowd label; its
+    Krippendorff α (interval) and Pearson r with the crowd on them; and the same two for
+    GPT-4o's and Llama-3-70B's released labels (``alpha_gpt4o`` ...) on the same essays, so
+    the runs are compared on equal footing. α and r need at least three essays and labels
+    that vary (r also on each side: a run that gives every essay the same label has an α
+    but no r); they are NaN otherwise.
+
+    Returns
+    -------
+    DataFrame
+        ``model, prompt, labelled, n, alpha, pearson, alpha_gpt4o, pearson_gpt4o,
+        alpha_llama3_70b, pearson_llama3_70b``; ``labelled`` counts the essays asked.
+
+    >>> ids = newsemp.public_essays()["essay_id"].head(4).tolist()
+    >>> rows = pd.DataFrame({"model": "m", "prompt": "plain", "essay_id": ids,
+    ...                      "label": [1.0, 2.0, 3.0, None], "valid": [True, True, True, False]})
+    >>> sample_agreement(rows)[["labelled", "n"]].values.tolist()
+    [[4, 3]]
+    """
+    released = newsemp.public_essays()[["essay_id", "crowd", *RELEASED]]
+    rows = []
+    for (model, prompt), part in labelled.groupby(["model", "prompt"], sort=False):
+        valid = part.loc[part["valid"].astype(bool), ["essay_id", "label"]]
+        both = valid.merge(released, on="essay_id").dropna(subset=["crowd", "label"])
+        row = {"model": model, "prompt": prompt, "labelled": int(part["essay_id"].nunique()), "n": len(both)}
+        for name, column in (("", "label"), *((f"_{r}", r) for r in RELEASED)):
+            pair = both[["crowd", column]].astype(float).dropna()
+            enough = len(pair) >= 3 and pair.stack().nunique() > 1
+            row[f"alpha{name}"] = metrics.krippendorff_alpha(pair.to_numpy()) if enough else float("nan")
+            row[f"pearson{name}"] = metrics.pcc(pair["crowd"], pair[column]) if enough else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def sample_agreement_text(table: pd.DataFrame) -> str:
+    """Return what :func:`sample_agreement`'s table can say, as one sentence.
+
+    >>> sample_agreement_text(pd.DataFrame({"model": ["m"], "prompt": ["plain"], "n": [2]}))
+    'No run labelled enough essays validly to read an agreement (at least 5 are needed; 2 for m with the plain prompt).'
+    """
+    from empathylab.verdicts import MIN_UNITS
+
+    counts = "; ".join(
+        f"{n} for {m} with the {p} prompt" for m, p, n in table[["model", "prompt", "n"]].values
+    )
+    enough = table[table["n"] >= MIN_UNITS]
+    if enough.empty:
+        return (
+            f"No run labelled enough essays validly to read an agreement (at least {MIN_UNITS} are "
+            f"needed; {counts})."
+        )
+    return (
+        f"Valid labels with a crowd label: {counts}. Runs with fewer than {MIN_UNITS} give no "
+        "reading, and a handful of essays gives wide uncertainty: these rows show the method."
+    )
