@@ -272,3 +272,25 @@ def test_smollm2_generate_answers_through_its_chat_template(smollm2, requests_):
     texts = smollm2.generate(requests_[:2], 24)
     assert all(isinstance(t, str) and t for t in texts)
     assert smollm2.info()["prompt_mode"] == "chat"
+
+
+@pytest.mark.parametrize("which", ["smollm2", "gemma"])
+@pytest.mark.parametrize("stopping", [True, False])
+def test_generate_writes_what_model_generate_writes(which, stopping, request, requests_):
+    """Rows of several batches decoded together, leaving as they finish, give model.generate's texts."""
+    from empathylab.llm import transformers_backend
+
+    engine = request.getfixturevalue("smollm2" if which == "smollm2" else "backend")
+    stop = partial(reading_is_final, scale=100) if stopping else None
+    ours = engine.generate(requests_, 40, stop=stop)
+    if which == "smollm2":  # its cache is merged across batches (Gemma's sliding-window cache is not)
+        encoded = engine._encode(requests_)
+        batches = engine._batches(requests_, encoded, range(len(requests_)))
+        states = [engine._prefill(b, *engine._generate_inputs(encoded, b, base)) for base, b in batches[:2]]
+        assert len(transformers_backend._merged(states)) == 1
+    engine._plain_greedy = lambda: False  # model.generate, batch by batch
+    try:
+        theirs = engine.generate(requests_, 40, stop=stop)
+    finally:
+        del engine._plain_greedy
+    assert ours == theirs and len(set(ours)) > 1
