@@ -54,9 +54,7 @@ def main() -> None:
             continue
         c = match.iloc[0]
         run = {k: r[k] for k in keys}
-        a, b = (
-            f[(f[keys[2:]] == r[keys[2:]]).all(axis=1) & (f["readout"] == r["readout"])] for f in (ref, cand)
-        )
+        a, b = (f[(f[keys] == r[keys]).all(axis=1)] for f in (ref, cand))
         cell = ["perceiver", "experiencer", "item_id"]
         joined = (
             a[[*cell, "intensity"]]
@@ -64,8 +62,7 @@ def main() -> None:
             .dropna()
         )
         width = r["bootstrap_ci_high"] - r["bootstrap_ci_low"]
-        mask_ref = gaps.heatmap_data(a, r["grouping"])[1]
-        mask_cand = gaps.heatmap_data(b, r["grouping"])[1]
+        mask_ref, mask_cand = (_mask(f, r["grouping"]) for f in (a, b))
         rows.append(
             run
             | {
@@ -76,11 +73,18 @@ def main() -> None:
                 "delta_cand": c["delta"],
                 "shift_of_width": abs(c["delta"] - r["delta"]) / width,
                 "verdict_same": bool(r["significant"] == c["significant"]),
-                "mask_same": bool(np.array_equal(np.asarray(mask_ref), np.asarray(mask_cand))),
-                "mask_cells_changed": int(
+                "mask_same": (mask_ref is None and mask_cand is None)
+                or (
+                    mask_ref is not None
+                    and mask_cand is not None
+                    and bool(np.array_equal(np.asarray(mask_ref), np.asarray(mask_cand)))
+                ),
+                "mask_cells_changed": 0
+                if mask_ref is None or mask_cand is None
+                else int(
                     (mask_ref.to_numpy() != mask_cand.loc[mask_ref.index, mask_ref.columns].to_numpy()).sum()
                 ),
-                "mask_cells": int(mask_ref.size),
+                "mask_cells": 0 if mask_ref is None else int(mask_ref.size),
             }
         )
     table = pd.DataFrame(rows)
@@ -128,6 +132,17 @@ def finetuned(reference: Path, candidate: Path) -> None:
         )
     else:
         print(f"fine-tuned PCCs: largest move {both['moved'].max():.5f}; one seed per run, so no seed spread")
+
+
+def _mask(rows: pd.DataFrame, grouping: str):
+    """The heatmap mask of one run, or None where no narrative is complete (no δ, no heatmap)."""
+    from empathylab import gaps
+    from empathylab.errors import EmpathylabError
+
+    try:
+        return gaps.heatmap_data(rows, grouping)[1]
+    except EmpathylabError:
+        return None
 
 
 if __name__ == "__main__":

@@ -266,8 +266,8 @@ class TransformersBackend(Backend):
         is then shorter than ``max_new_tokens`` but reads the same. ``None``: no early stop.
 
         Each batch's prompts are read in one pass (after the cached system-prompt prefix);
-        then up to :data:`DECODE_GROUP` batches write their answers together, each row
-        leaving the batch as soon as it is finished (:meth:`_decode`).
+        then up to ``DECODE_GROUP`` batches write their answers together, each row
+        leaving the batch as soon as it is finished.
         """
         encoded = self._encode(requests)
         out = [""] * len(requests)
