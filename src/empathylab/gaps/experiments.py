@@ -263,18 +263,14 @@ def pair_formats(profile: str | Path | Profile = "demo") -> dict[str, str | None
     >>> pair_formats("demo")  # doctest: +SKIP
     {'embedded:gemma-3-270m': 'plain', 'google/gemma-3-270m-it': None}
     """
-    from empathylab.llm.store import model_slug, read_metadata
-
     cfg = load_profile(profile)
-    formats: dict[str, str | None] = {}
-    for pair in cfg.gaps.beyond.model_pairs:
-        for model in pair:
-            root = (
-                pair_plan(cfg, model, check_model=False).root / model_slug(model) / "distribution" / "origin"
-            )
-            chunks = sorted(root.glob("*/chunk-*.parquet")) if root.is_dir() else []
-            formats[model] = read_metadata(chunks[0]).get("prompt_mode") if chunks else None
-    return formats
+    models = [model for pair in cfg.gaps.beyond.model_pairs for model in pair]
+    if not models:
+        return {}
+    stored = stored_formats(pair_plan(cfg, models[0], check_model=False).root)
+    origin = stored[(stored["readout"] == "distribution") & (stored["variation"] == "origin")]
+    found = dict(zip(origin["model"], origin["format"]))
+    return {model: found.get(model) or None for model in models}
 
 
 def pair_deltas(results: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
