@@ -341,3 +341,71 @@ def test_compared_models_answer_only_the_comparison_designs(tmp_path):
     assert compared_plan(plain, check_model=False) is None
     assert len(readout_pairs(plain, check_model=False)) == 1
     assert plan_anchor(plain, check_model=False).profile.models.causal_lm == ["embedded:gemma-3-270m"]
+
+
+# ------------------------------------------------------------------ both readouts in one run
+
+
+class PairFake(CountingFake):
+    """Counts the prompts asked for both readouts at once."""
+
+    together: list[str] = []
+
+    def score_and_generate(self, requests, scale, max_new_tokens=128, stop=None):
+        PairFake.together += [(r.system, r.user) for r in requests]
+        return super().score_and_generate(requests, scale, max_new_tokens, stop)
+
+
+def pair_fake(name, model, **options):
+    return PairFake(model, seed=0, refusal_rate=0.1)
+
+
+def _readout_pair(profile, out):
+    data = yaml.safe_load(profile.read_text())
+    data["gaps"].update(second_readout="generate", second_readout_groupings=["religion"])
+    profile.write_text(yaml.safe_dump(data))
+    first = plan_run(profile, out=out, check_model=False)
+    return first, plan_second_readout(profile, out=out, check_model=False)
+
+
+def test_a_readout_pair_reads_each_prompt_once_with_the_answers_of_two_runs(profile, tmp_path):
+    from empathylab.gaps.runner import run_pair
+
+    pair = _readout_pair(profile, tmp_path / "pair")
+    apart = _readout_pair(profile, tmp_path / "apart")
+    for plan in apart:
+        run_gaps(plan, progress=False, make_backend=fake)
+    CountingFake.asked.clear()
+    PairFake.together.clear()
+    summary = run_pair(*pair, progress=False, make_backend=pair_fake)
+    assert len(PairFake.together) == 108 and len(set(PairFake.together)) == 108  # each prompt once
+    assert sorted(summary.readout) == ["distribution", "generate"] and (summary.answered == 108).all()
+    for ours, theirs in zip(pair, apart):
+        pd.testing.assert_frame_equal(ours.results(), theirs.results())
+    CountingFake.asked.clear()
+    again = run_pair(*pair, progress=False, make_backend=pair_fake)
+    assert CountingFake.asked == [] and (again.stored_before == 108).all()
+
+
+def test_a_readout_pair_with_one_readout_stored_asks_only_the_other(profile, tmp_path):
+    from empathylab.gaps.runner import run_pair
+
+    first, second = _readout_pair(profile, tmp_path / "pair")
+    run_gaps(first, progress=False, make_backend=fake)
+    text_store = next(second.store(m, v, g) for m in second.profile.models.causal_lm for v, g in second.cells)
+    CountingFake.asked.clear()
+    PairFake.together.clear()
+    summary = run_pair(first, second, progress=False, make_backend=pair_fake)
+    assert PairFake.together == [] and len(CountingFake.asked) == 108  # the text answers only
+    assert summary.set_index("readout").answered.to_dict() == {"distribution": 0, "generate": 108}
+    assert len(text_store.done()) == 11
+
+
+def test_plans_that_are_not_a_readout_pair_run_one_after_the_other(profile, tmp_path):
+    from empathylab.gaps.runner import run_pair
+
+    first, _ = _readout_pair(profile, tmp_path / "pair")
+    other = plan_second_readout(profile, out=tmp_path / "pair", max_narratives=6, check_model=False)
+    PairFake.together.clear()
+    summary = run_pair(first, other, progress=False, make_backend=pair_fake)
+    assert PairFake.together == [] and summary.answered.tolist() == [108, 54]

@@ -271,3 +271,21 @@ def test_a_damaged_result_file_is_set_aside_and_computed_again(tmp_path, caplog)
     pd.testing.assert_frame_equal(first, again)
     assert "cannot be read" in caplog.text and len(list((tmp_path / "set-aside").iterdir())) == 1
     assert stored_frame(path, {"seed": 1}, lambda: pd.DataFrame({"pcc": [0.7]}))["pcc"].tolist() == [0.7]
+
+
+def test_stores_answered_together_skip_a_chunk_another_run_holds(tmp_path, monkeypatch):
+    from empathylab.llm.runs import answer_chunks_together
+
+    a, b = (ChunkStore(tmp_path / name, {"task": name}, columns=("i", "k")) for name in "ab")
+    held = a.claim  # chunk 1 of store a is being answered by another run
+    monkeypatch.setattr(a, "claim", lambda index: None if index == 1 else held(index))
+    asked = []
+
+    def answer(items, which):
+        asked.append(which)
+        return [pd.DataFrame({"i": items, "k": k}) for k in which]
+
+    answered = answer_chunks_together([a, b], enumerate([[0, 1], [2, 3], [4]]), answer, {})
+    assert asked == [[0, 1], [1], [0, 1]] and answered == [3, 5]
+    assert a.done() == {0, 2} and b.done() == {0, 1, 2}
+    assert sorted(read_chunks(tmp_path / "b")["i"]) == [0, 1, 2, 3, 4]

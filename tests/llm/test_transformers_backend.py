@@ -294,3 +294,56 @@ def test_generate_writes_what_model_generate_writes(which, stopping, request, re
     finally:
         del engine._plain_greedy
     assert ours == theirs and len(set(ours)) > 1
+
+
+@pytest.mark.parametrize("which", ["smollm2", "gemma"])
+@pytest.mark.parametrize("cut", [True, False])
+def test_both_readouts_from_one_reading_equal_the_two_readouts(which, cut, request, requests_, monkeypatch):
+    """score_and_generate reads each prompt once: the same distributions and texts as score and generate.
+
+    ``cut=False`` is a model whose cache cannot lose the answer tree's tokens (a full
+    sliding window): each batch then reads its prompts twice, with the same answers.
+    """
+    from empathylab.llm import transformers_backend
+
+    engine = request.getfixturevalue("smollm2" if which == "smollm2" else "backend")
+    stop = partial(reading_is_final, scale=100)
+    if not cut:
+        monkeypatch.setattr(transformers_backend, "_croppable", lambda model, tokens: False)
+    separate = engine.score(requests_, 100), engine.generate(requests_, 40, stop=stop)
+    prompt_reads = []  # the generate readout's own reading of the prompts
+    prefill = engine._prefill
+    monkeypatch.setattr(engine, "_prefill", lambda *args: prompt_reads.append(1) or prefill(*args))
+    probabilities, texts = engine.score_and_generate(requests_, 100, 40, stop=stop)
+    np.testing.assert_array_equal(probabilities, separate[0])
+    assert texts == separate[1] and len(set(texts)) > 1
+    assert (len(prompt_reads) > 0) is not cut
+
+
+def test_both_readouts_on_a_backend_that_cannot_share_ask_twice(requests_):
+    from empathylab.llm import load_backend as load
+
+    fake = load("fake", "fake-model")
+    probabilities, texts = fake.score_and_generate(requests_, 10, 8)
+    np.testing.assert_array_equal(probabilities, fake.score(requests_, 10))
+    assert texts == fake.generate(requests_, 8)
+
+
+def test_batches_decode_together_as_far_as_the_cache_budget_allows(monkeypatch):
+    from types import SimpleNamespace
+
+    from empathylab.llm import transformers_backend
+    from empathylab.llm.transformers_backend import _decode_groups, _Rows
+
+    def read(rows: int, tokens: int) -> _Rows:  # one layer, 2 heads of 4 float32: 64 bytes a token
+        layer = SimpleNamespace(keys=torch.zeros(rows, 2, tokens, 4))
+        return _Rows(list(range(rows)), SimpleNamespace(layers=[layer]), torch.ones(rows, tokens), None, None)
+
+    monkeypatch.setattr(transformers_backend, "DECODE_BUDGET", 64 * 16 * 30)
+    pulled = []
+    states = (pulled.append(k) or read(16, 10) for k in range(5))  # 16 rows x (10 + 5) tokens each
+    groups = _decode_groups(states, max_new_tokens=5)
+    assert len(next(groups)) == 2 and pulled == [0, 1, 2]  # the third batch would not fit
+    assert [len(g) for g in groups] == [2, 1]
+    monkeypatch.setattr(transformers_backend, "DECODE_BUDGET", 1)
+    assert [len(g) for g in _decode_groups([read(16, 10)] * 2, 5)] == [1, 1]  # never an empty group

@@ -55,6 +55,7 @@ from empathylab.gaps.runner import (
     plan_second_readout,
     readout_pairs,
     run_gaps,
+    run_pair,
 )
 from empathylab.gaps.shifts import delta_shift
 from empathylab.gaps.simulate import simulate_results
@@ -105,6 +106,7 @@ __all__ = [
     "read_results",
     "reading",
     "run_gaps",
+    "run_pair",
     "runs_table",
     "shared_attributes",
     "simulate_results",

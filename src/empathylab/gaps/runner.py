@@ -4,14 +4,15 @@
 model, stores) before any model is loaded; :func:`run_gaps` then asks the backend for
 every prompt of the design that is not stored yet, chunk by chunk.
 :func:`plan_second_readout` plans the profile's second readout (``gaps.second_readout``)
-on the same narratives, for the chapter that compares the two readouts.
+on the same narratives, for the chapter that compares the two readouts;
+:func:`run_pair` runs such a pair reading each prompt once for both.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -22,10 +23,10 @@ import pandas as pd
 from empathylab.errors import EmpathylabError
 from empathylab.gaps import design
 from empathylab.gaps.matrices import in_group
-from empathylab.gaps.reading import answer_bound, parse_many, reading_is_final
+from empathylab.gaps.reading import READOUTS, answer_bound, parse_many, reading_is_final
 from empathylab.gaps.rows import COLUMNS
 from empathylab.llm import Backend, Request, backend_options, load_backend
-from empathylab.llm.runs import answer_chunks, provenance
+from empathylab.llm.runs import answer_chunks, answer_chunks_together, provenance
 from empathylab.llm.store import ChunkStore, model_slug
 from empathylab.llm.trie import summarize_distribution
 from empathylab.profiles import Profile, load_profile
@@ -37,6 +38,8 @@ __all__ = [
     "compared_plan",
     "readout_pairs",
     "run_gaps",
+    "run_pair",
+    "combined_summary",
     "numerics",
     "ENGINES",
 ]
@@ -356,25 +359,63 @@ def _chunk_sizes(total: int, size: int, shard: design.Shard) -> dict[int, int]:
     return {i: min(size, total - i * size) for i in range((total + size - 1) // size) if i in shard}
 
 
-def _answer(backend: Backend, profile: Profile, model: str, prompts: list[design.Prompt]) -> pd.DataFrame:
-    gaps = profile.gaps
-    scale = design.VARIATIONS[prompts[0].variation][1]
+def _requests(prompts: list[design.Prompt]) -> list[Request]:
     ids = list(dict.fromkeys([p.perceiver for p in prompts] + [p.experiencer for p in prompts]))
     same, at = in_group(ids, prompts[0].grouping), {name: k for k, name in enumerate(ids)}
-    requests = [
+    return [
         Request(p.system, p.user, tags={"in_group": bool(same[at[p.perceiver], at[p.experiencer]])})
         for p in prompts
     ]
+
+
+def _stop(profile: Profile, scale: int) -> Callable[[str], bool] | None:
+    # Stopping where the [0, S] reading is final also fixes the [0, 100] one, so the
+    # stored responses can be read again under either reading range.
+    return partial(reading_is_final, scale=scale) if profile.gaps.stop_early else None
+
+
+def _answer(backend: Backend, profile: Profile, model: str, prompts: list[design.Prompt]) -> pd.DataFrame:
+    scale = design.VARIATIONS[prompts[0].variation][1]
+    requests = _requests(prompts)
+    if profile.gaps.readout == "distribution":
+        return _rows(profile, model, prompts, backend.score(requests, scale))
+    return _rows(
+        profile,
+        model,
+        prompts,
+        backend.generate(requests, profile.gaps.max_new_tokens, _stop(profile, scale)),
+    )
+
+
+def _answer_both(
+    backend: Backend,
+    plans: tuple[RunPlan, RunPlan],
+    model: str,
+    prompts: list[design.Prompt],
+    which: list[int],
+) -> list[pd.DataFrame]:
+    """The rows of ``plans[k]`` for each k in ``which``; both at once from one reading of the prompts."""
+    if len(which) == 1:
+        return [_answer(backend, plans[which[0]].profile, model, prompts)]
+    scale = design.VARIATIONS[prompts[0].variation][1]
+    text = next(p.profile for p in plans if p.profile.gaps.readout == "generate")
+    probabilities, responses = backend.score_and_generate(
+        _requests(prompts), scale, text.gaps.max_new_tokens, _stop(text, scale)
+    )
+    readings = {"distribution": probabilities, "generate": responses}
+    return [_rows(plans[k].profile, model, prompts, readings[plans[k].profile.gaps.readout]) for k in which]
+
+
+def _rows(profile: Profile, model: str, prompts: list[design.Prompt], answers: Any) -> pd.DataFrame:
+    """The stored rows of ``prompts``: the answer distributions, or the responses, read."""
+    gaps = profile.gaps
+    scale = design.VARIATIONS[prompts[0].variation][1]
     if gaps.readout == "distribution":
-        readings = summarize_distribution(backend.score(requests, scale))
+        readings = summarize_distribution(answers)
         readings["response"] = None
     else:
-        # Stopping where the [0, S] reading is final also fixes the [0, 100] one, so the
-        # stored responses can be read again under either reading range.
-        stop = partial(reading_is_final, scale=scale) if gaps.stop_early else None
-        responses = backend.generate(requests, gaps.max_new_tokens, stop=stop)
-        readings = parse_many(responses, scale, gaps.reading.range)
-        readings["response"] = responses
+        readings = parse_many(answers, scale, gaps.reading.range)
+        readings["response"] = answers
         readings["p_valid"] = float("nan")
         readings["argmax"] = float("nan")
     keys = pd.DataFrame(
@@ -404,21 +445,18 @@ def run_gaps(
     from tqdm import tqdm
 
     profile, gaps = plan.profile, plan.profile.gaps
+    readout = gaps.readout
     rows = []
     for model in profile.models.causal_lm:
-        todo = {}
-        for variation, grouping in plan.cells:
-            store = plan.store(model, variation, grouping)
-            store.clean()
-            total = design.grid_size(len(plan.narratives), grouping, plan.people(grouping))
-            sizes = _chunk_sizes(total, gaps.chunk_size, plan.shard)
-            done = store.done()
-            todo[variation, grouping] = (store, sizes, done)
+        todo = _todo(plan, model)
         remaining = sum(n for _, sizes, done in todo.values() for i, n in sizes.items() if i not in done)
         if remaining == 0:
-            rows += [_summary(model, v, g, sizes, done, 0, 0.0) for (v, g), (_, sizes, done) in todo.items()]
+            rows += [
+                _summary(model, readout, v, g, sizes, done, 0, 0.0)
+                for (v, g), (_, sizes, done) in todo.items()
+            ]
             continue
-        extra = {"template_hash": design.template_hash(), "profile": profile.name, "shard": str(plan.shard)}
+        extra = _extra(plan)
         new_bar = partial(
             tqdm, total=remaining, desc=model, unit="prompt", disable=not progress, smoothing=0.1
         )
@@ -445,11 +483,147 @@ def run_gaps(
                     progress=bar.update,
                 )
                 seconds = time.perf_counter() - start
-                rows.append(_summary(model, variation, grouping, sizes, done, answered, seconds))
+                rows.append(_summary(model, readout, variation, grouping, sizes, done, answered, seconds))
         finally:
             bar.close()
             backend.close()
     return pd.DataFrame(rows)
+
+
+def run_pair(
+    first: RunPlan,
+    second: RunPlan,
+    *,
+    progress: bool = True,
+    make_backend: Callable[..., Backend] = load_backend,
+) -> pd.DataFrame:
+    """Run two plans of one design that differ only in their readout, reading each prompt once.
+
+    ``first`` and ``second`` as :func:`readout_pairs` gives them: the same models, cells,
+    narratives, identities, shard and chunk size, one plan with each readout. A chunk
+    missing from both stores is answered for both from one reading of its prompts
+    (:meth:`~empathylab.llm.Backend.score_and_generate`), with the same answers as two runs;
+    each store is written, resumed and checked as by :func:`run_gaps`, which runs the two
+    plans one after the other where they are not such a pair (or run on Ray).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Both plans' summaries (see :func:`run_gaps`), the ``readout`` column telling them apart.
+    """
+    from tqdm import tqdm
+
+    if not _same_design(first, second):
+        return pd.concat(
+            [run_gaps(p, progress=progress, make_backend=make_backend) for p in (first, second)],
+            ignore_index=True,
+        )
+    plans, profile = (first, second), first.profile
+    rows = []
+    for model in profile.models.causal_lm:
+        todo = [_todo(plan, model) for plan in plans]
+        missing = {
+            (cell, i): n
+            for cell in first.cells
+            for plan_todo in todo
+            for i, n in plan_todo[cell][1].items()
+            if i not in plan_todo[cell][2]
+        }
+        if not missing:
+            rows += [
+                _summary(model, plan.profile.gaps.readout, v, g, sizes, done, 0, 0.0)
+                for plan, plan_todo in zip(plans, todo)
+                for (v, g), (_, sizes, done) in plan_todo.items()
+            ]
+            continue
+        backend = make_backend(profile.llm.backend, model, **backend_options(profile))
+        metadata = partial(_provenance, backend, **_extra(first), engine="local")
+        bar = tqdm(
+            total=sum(missing.values()), desc=model, unit="prompt", disable=not progress, smoothing=0.1
+        )
+        try:
+            for variation, grouping in first.cells:
+                start = time.perf_counter()
+                bar.set_postfix_str(f"{variation}/{grouping}")
+                cells = [plan_todo[variation, grouping] for plan_todo in todo]
+                answered = answer_chunks_together(
+                    [store for store, _, _ in cells],
+                    design.chunks(
+                        design.grid(first.narratives, grouping, variation, first.people(grouping)),
+                        profile.gaps.chunk_size,
+                        first.shard,
+                    ),
+                    partial(_answer_both, backend, plans, model),
+                    metadata,
+                    progress=bar.update,
+                )
+                seconds = time.perf_counter() - start
+                rows += [
+                    _summary(model, plan.profile.gaps.readout, variation, grouping, sizes, done, n, seconds)
+                    for plan, (_, sizes, done), n in zip(plans, cells, answered)
+                ]
+        finally:
+            bar.close()
+            backend.close()
+    return pd.DataFrame(rows)
+
+
+def combined_summary(summaries: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Return one row per (model, readout, variation, grouping) of several runs' summaries.
+
+    A cell asked by several runs (a readout pair, then the main plan) keeps its prompts,
+    the prompts stored before the first of those runs, the prompts they answered together
+    and their seconds together.
+
+    >>> cell = {"model": "m", "readout": "distribution", "variation": "origin", "grouping": "religion"}
+    >>> first = pd.DataFrame([{**cell, "prompts": 4, "stored_before": 0, "answered": 4, "seconds": 1.5}])
+    >>> again = first.assign(stored_before=4, answered=0, seconds=0.0)
+    >>> combined_summary([first, again])[["prompts", "stored_before", "answered", "seconds"]].values.tolist()
+    [[4.0, 0.0, 4.0, 1.5]]
+    """
+    frame = pd.concat(summaries, ignore_index=True)
+    return frame.groupby(["model", "readout", "variation", "grouping"], sort=False, as_index=False).agg(
+        prompts=("prompts", "first"),
+        stored_before=("stored_before", "first"),
+        answered=("answered", "sum"),
+        seconds=("seconds", "sum"),
+    )
+
+
+def _same_design(first: RunPlan, second: RunPlan) -> bool:
+    """True when two local plans ask the same prompts in the same chunks, one with each readout."""
+    a, b = first.profile, second.profile
+    return (
+        first.engine == second.engine == "local"
+        and {a.gaps.readout, b.gaps.readout} == set(READOUTS)
+        and a.models.causal_lm == b.models.causal_lm
+        and first.cells == second.cells
+        and first.shard == second.shard
+        and a.gaps.chunk_size == b.gaps.chunk_size
+        and a.llm.backend == b.llm.backend
+        and backend_options(a) == backend_options(b)
+        and first.narratives[["emotion", "item_id"]].equals(second.narratives[["emotion", "item_id"]])
+        and all(first.people(g) == second.people(g) for _, g in first.cells)
+    )
+
+
+def _todo(plan: RunPlan, model: str) -> dict[tuple[str, str], tuple[ChunkStore, dict[int, int], set[int]]]:
+    """Each cell's store (its leftovers cleaned), chunk sizes in this shard and chunks already stored."""
+    todo = {}
+    for variation, grouping in plan.cells:
+        store = plan.store(model, variation, grouping)
+        store.clean()
+        total = design.grid_size(len(plan.narratives), grouping, plan.people(grouping))
+        todo[variation, grouping] = (
+            store,
+            _chunk_sizes(total, plan.profile.gaps.chunk_size, plan.shard),
+            store.done(),
+        )
+    return todo
+
+
+def _extra(plan: RunPlan) -> dict[str, str]:
+    return {"template_hash": design.template_hash(), "profile": plan.profile.name, "shard": str(plan.shard)}
 
 
 def _answer_chunk(
@@ -497,7 +671,7 @@ def _run_on_ray(
     )
     seconds = time.perf_counter() - start  # the whole model's: the cells ran side by side
     return [
-        _summary(model, v, g, sizes, done, answered[f"{v}/{g}"], seconds)
+        _summary(model, profile.gaps.readout, v, g, sizes, done, answered[f"{v}/{g}"], seconds)
         for (v, g), (_, sizes, done) in todo.items()
     ]
 
@@ -508,6 +682,7 @@ def _provenance(backend: Backend, **extra: Any) -> dict[str, str]:
 
 def _summary(
     model: str,
+    readout: str,
     variation: str,
     grouping: str,
     sizes: dict[int, int],
@@ -517,6 +692,7 @@ def _summary(
 ) -> dict[str, Any]:
     return {
         "model": model,
+        "readout": readout,
         "variation": variation,
         "grouping": grouping,
         "prompts": sum(sizes.values()),

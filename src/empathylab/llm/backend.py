@@ -4,7 +4,8 @@ A backend answers a list of :class:`Request` (a system and a user message) in th
 order, with one of two readouts:
 
 - :meth:`Backend.generate`: greedy responses (the paper's readout);
-- :meth:`Backend.score`: the probability of every answer 0..S (our distribution readout).
+- :meth:`Backend.score`: the probability of every answer 0..S (our distribution readout);
+- :meth:`Backend.score_and_generate`: both, for a comparison of the two on the same prompts.
 
 Backends are registered as ``"module:Class"`` strings and imported only when chosen,
 so optional engines (vLLM) are never needed by the others. A backend that cannot do
@@ -84,6 +85,20 @@ class Backend(ABC):
     @abstractmethod
     def score(self, requests: Sequence[Request], scale: int) -> np.ndarray:
         """Return an array ``(len(requests), scale + 1)``: P(answer = a) for a = 0..scale."""
+
+    def score_and_generate(
+        self,
+        requests: Sequence[Request],
+        scale: int,
+        max_new_tokens: int = 128,
+        stop: Callable[[str], bool] | None = None,
+    ) -> tuple[np.ndarray, list[str]]:
+        """Return both readouts of the same requests: :meth:`score`'s array and :meth:`generate`'s responses.
+
+        The same answers as the two calls; a backend that can read each prompt once for
+        both overrides it (the transformers backend does), the others ask twice.
+        """
+        return self.score(requests, scale), self.generate(requests, max_new_tokens, stop)
 
     @abstractmethod
     def info(self) -> dict[str, str]:

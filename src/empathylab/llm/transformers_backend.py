@@ -11,7 +11,7 @@ its rows. Scoring then reads the answer distribution by chaining over the answer
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,33 +157,42 @@ class TransformersBackend(Backend):
                 "position_ids": positions,
                 "use_cache": cache is not None,
             }
-            norm, picked = self._read_head(inputs, cache, len(trie.nodes), needed)
+            norm, picked, _, _ = self._read_head(inputs, cache, len(trie.nodes), needed)
             logprobs = picked - norm
         columns = trie.needed_tokens
         return np.stack([trie.answer_probabilities(lp, columns) for lp in logprobs.cpu().numpy()])
 
-    def _read_head(self, inputs: dict, cache: Any, keep: int, needed: Any) -> tuple[Any, Any]:
+    def _read_head(
+        self, inputs: dict, cache: Any, keep: int, needed: Any, *, following: bool = False
+    ) -> tuple[Any, Any, Any, Any]:
         """Return the log normaliser and the ``needed`` logits at the last ``keep`` positions.
 
-        Both in float64. Where the output layer is a plain linear map (checked once against
-        the model's own logits), the vocabulary is read in slices of :data:`HEAD_SLICE`
-        words, each slice's ``logsumexp`` taken while it is in cache: the logits of the
-        whole vocabulary (11 positions x 262,144 words per row for Gemma) are never
-        written to memory, which makes the output layer 1.4 x faster on a CPU.
+        Both in float64, followed, with ``following``, by the whole vocabulary's logits at
+        the first of those positions (where greedy text starts; float32, else None) and the
+        key/value cache the pass leaves (None unless ``inputs`` ask for one). Where the output layer is a plain linear
+        map (checked once against the model's own logits), the vocabulary is read in slices
+        of :data:`HEAD_SLICE` words, each slice's ``logsumexp`` taken while it is in cache:
+        the logits of the whole vocabulary (11 positions x 262,144 words per row for Gemma)
+        are never written to memory, which makes the output layer 1.4 x faster on a CPU.
         """
         import torch
 
         name = _cache_name(self.model)
         weight = self._plain_head()
         if weight is None:
-            logits = self.model(**inputs, logits_to_keep=keep, **{name: cache}).logits
+            output = self.model(**inputs, logits_to_keep=keep, **{name: cache})
+            logits = output.logits
             # The normaliser over the whole vocabulary in the model's precision (a float64
             # copy of every logit costs more than the forward pass); the rest in float64.
             norm = torch.logsumexp(logits.float(), dim=-1, keepdim=True).double()
-            return norm, logits[..., needed].double()
+            first = logits[:, 0].float() if following else None
+            return norm, logits[..., needed].double(), first, getattr(output, name, None)
         decoder = self.model.get_decoder()
-        hidden = decoder(**inputs, **{_cache_name(decoder): cache}).last_hidden_state[:, -keep:]
-        return _sliced_head(hidden, weight, needed)
+        output = decoder(**inputs, **{_cache_name(decoder): cache})
+        hidden = output.last_hidden_state[:, -keep:]
+        norm, picked = _sliced_head(hidden, weight, needed)
+        first = torch.nn.functional.linear(hidden[:, :1], weight)[:, 0].float() if following else None
+        return norm, picked, first, getattr(output, _cache_name(decoder), None)
 
     def _plain_head(self) -> Any:
         """The output layer's weight when logits are ``hidden @ weight.T`` and nothing else.
@@ -266,8 +275,8 @@ class TransformersBackend(Backend):
         is then shorter than ``max_new_tokens`` but reads the same. ``None``: no early stop.
 
         Each batch's prompts are read in one pass (after the cached system-prompt prefix);
-        then up to ``DECODE_GROUP`` batches write their answers together, each row
-        leaving the batch as soon as it is finished.
+        then batches write their answers together, as many as :data:`DECODE_BUDGET` bytes
+        of key/value cache hold, each row leaving as soon as it is finished.
         """
         encoded = self._encode(requests)
         out = [""] * len(requests)
@@ -279,15 +288,78 @@ class TransformersBackend(Backend):
                 for i, text in zip(batch, texts):
                     out[i] = text
             return out
-        for start in range(0, len(batches), DECODE_GROUP):
-            states = [
-                self._prefill(batch, *self._generate_inputs(encoded, batch, base))
-                for base, batch in batches[start : start + DECODE_GROUP]
-            ]
+        read = (self._prefill(batch, *self._generate_inputs(encoded, batch, base)) for base, batch in batches)
+        for states in _decode_groups(read, max_new_tokens):
             for state in _merged(states):
                 for i, text in zip(state.rows, self._decode(state, max_new_tokens, stop)):
                     out[i] = text
         return out
+
+    def score_and_generate(
+        self,
+        requests: Sequence[Request],
+        scale: int,
+        max_new_tokens: int = 128,
+        stop: Callable[[str], bool] | None = None,
+    ) -> tuple[np.ndarray, list[str]]:
+        """Return :meth:`score`'s array and :meth:`generate`'s responses, each prompt read once.
+
+        The distribution readout's pass over a batch (prompts and answer tree together)
+        also leaves the prompts' key/value cache and the next-token logits after each
+        prompt: the answer tree's tokens are cut from the cache and greedy decoding goes
+        on from there, as :meth:`generate` does after reading the prompts. A batch whose
+        cache cannot be cut (a sliding window already full) reads its prompts twice.
+        """
+        if not self._plain_greedy():
+            return super().score_and_generate(requests, scale, max_new_tokens, stop)
+        encoded = self._encode(requests)
+        probabilities = np.zeros((len(requests), scale + 1))
+        texts = [""] * len(requests)
+        by_trie: dict[int, list[int]] = {}
+        for i, (text, _) in enumerate(encoded):
+            by_trie.setdefault(id(self._trie(text, scale)), []).append(i)
+        for members in by_trie.values():
+            trie = self._trie(encoded[members[0]][0], scale)
+            read = (
+                self._score_and_prefill(encoded, batch, trie, base, probabilities)
+                for base, batch in self._batches(requests, encoded, members)
+            )
+            for states in _decode_groups(read, max_new_tokens):
+                for state in _merged(states):
+                    for i, text in zip(state.rows, self._decode(state, max_new_tokens, stop)):
+                        texts[i] = text
+        return probabilities, texts
+
+    def _score_and_prefill(
+        self, encoded: list, batch: list[int], trie: AnswerTrie, base: int, probabilities: np.ndarray
+    ) -> _Rows:
+        """Score one batch into ``probabilities`` and return its rows ready to write."""
+        import torch
+
+        rows = [encoded[i][1] for i in batch]
+        branch = len(trie.nodes) - 1
+        if not _croppable(self.model, max(len(r) for r in rows) + branch):
+            probabilities[batch] = self._score_batch(rows, trie, base)
+            return self._prefill(batch, *self._generate_inputs(encoded, batch, base))
+        device = self.model.device
+        shared, cache = self._prefix_cache(rows, base)
+        needed = torch.as_tensor(trie.needed_tokens, device=device)
+        with torch.inference_mode():
+            ids, mask, positions = self._tree_inputs(rows, shared, trie)
+            inputs = {"input_ids": ids, "attention_mask": mask, "position_ids": positions, "use_cache": True}
+            norm, picked, first, cache = self._read_head(inputs, cache, branch + 1, needed, following=True)
+            logprobs = (picked - norm).cpu().numpy()
+        cache.crop(-branch)  # the answer tree's tokens: the prompts' cache remains
+        width = ids.shape[1] - branch
+        real = (
+            torch.arange(width, device=device)[None, :]
+            >= (width - torch.tensor([len(r) - shared for r in rows], device=device))[:, None]
+        )
+        attention = torch.cat([real.new_ones(len(rows), shared), real], 1).long()
+        probabilities[batch] = np.stack(
+            [trie.answer_probabilities(lp, trie.needed_tokens) for lp in logprobs]
+        )
+        return _Rows(list(batch), cache, attention, first, positions[:, width - 1])
 
     def _generate_inputs(self, encoded: list, batch: list[int], base: int) -> tuple:
         """Return ``(ids, mask, width, shared, cache)`` of one batch for generation.
@@ -456,10 +528,31 @@ class TransformersBackend(Backend):
         }
 
 
-#: Batches whose rows write their answers together in :meth:`TransformersBackend.generate`:
-#: rows that finish early leave, so the long answers of several batches share one tail of
-#: small steps instead of each batch paying its own.
-DECODE_GROUP = 4
+#: Bytes of key/value cache that batches writing their answers together may hold (their
+#: prompts' cache and room for every new token): rows that finish early leave, so the long
+#: answers of several batches share one tail of small steps instead of each batch paying
+#: its own. SmolLM2-135M's batches of 16 need about 0.2 GB each; an 8B model's, 1.5 GB.
+DECODE_BUDGET = 2 * 2**30
+
+
+def _decode_groups(states: Iterable[_Rows], max_new_tokens: int) -> Iterator[list[_Rows]]:
+    """Group consecutive read batches whose caches, grown by ``max_new_tokens``, fit :data:`DECODE_BUDGET`.
+
+    Every group holds at least one batch; batches are read only as the groups need them.
+    """
+    group: list[_Rows] = []
+    used = 0
+    for state in states:
+        layers = getattr(state.cache, "layers", [])
+        per_token = sum(2 * layer.keys[:1, :, :1].nbytes for layer in layers if layer.keys is not None)
+        size = per_token * len(state.rows) * (state.attention.shape[1] + max_new_tokens)
+        if group and used + size > DECODE_BUDGET:
+            yield group
+            group, used = [], 0
+        group.append(state)
+        used += size
+    if group:
+        yield group
 
 
 @dataclass
@@ -510,6 +603,18 @@ def _merged(states: list[_Rows]) -> list[_Rows]:
             torch.cat([s.last for s in states], 0),
         )
     ]
+
+
+def _croppable(model: Any, tokens: int) -> bool:
+    """True when a cache of ``tokens`` tokens can lose its last ones: every sliding window
+    of the model (Gemma 3's local layers) is still longer than that."""
+    windows = [
+        w
+        for config in (model.config, getattr(model.config, "text_config", None))
+        for w in [getattr(config, "sliding_window", None)]
+        if isinstance(w, int)
+    ]
+    return all(tokens < w for w in windows)
 
 
 #: Vocabulary words per slice of the sliced output layer (fastest of 512-8192 on a CPU).
