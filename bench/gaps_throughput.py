@@ -19,6 +19,8 @@ drawn with seed 0: 432 prompts) it measures
 (p) a plain batched forward pass over the same prompts in the same batches of
     ``--batch-size`` (grid order, padded, one next-token distribution per prompt), the
     baseline for (c)'s effective rate (prompt tokens answered per second);
+(d) both readouts of (b)'s prompts from one reading of each (``score_and_generate``,
+    as the readout comparison runs them), against (b) plus (c) on the same prompts;
 
 then the time and memory to enumerate the whole published grid, in a fresh process.
 """
@@ -166,6 +168,14 @@ def measure(spec: str, requests: list, args: argparse.Namespace) -> None:
     )
     p, _ = _timed("(p) plain batched forward", len(prompts), plain)
     c, probs = _timed("(c) our distribution", len(prompts), lambda: backend.score(requests, 100))
+    n = args.generate_prompts
+    c_n, probs_n = _timed("(c) on (b)'s prompts", n, lambda: backend.score(requests[:n], 100))
+    d, (probs_d, texts_d) = _timed(
+        "(d) both readouts, each prompt read once",
+        n,
+        lambda: backend.score_and_generate(requests[:n], 100, 128, stop=partial(reading_is_final, scale=100)),
+    )
+    same = texts_d == gen_out and np.array_equal(probs_d, probs_n)
     backend.share_prefix = False
     c0, _ = _timed(
         "(c') distribution without the shared prefix", len(prompts), lambda: backend.score(requests, 100)
@@ -190,6 +200,10 @@ def measure(spec: str, requests: list, args: argparse.Namespace) -> None:
         f"(p) {tokens / (p * len(prompts)):.0f} tokens/s: ratio {p / c:.2f}"
     )
     print(f"  (c') without shared prefix: {c0:.3f} s/prompt ({c0 / c:.2f} x slower than (c))")
+    print(
+        f"  (d) both readouts      {d:8.3f} s/prompt against (b) + (c) {b + c_n:.3f} on the same "
+        f"prompts: {(b + c_n) / d:.2f} x; the same answers as (b) and (c): {same}"
+    )
     print(f"  peak RSS so far {_rss_mb():.0f} MB")
     if args.skip_bfloat16:
         return

@@ -275,7 +275,7 @@ class TransformersBackend(Backend):
         is then shorter than ``max_new_tokens`` but reads the same. ``None``: no early stop.
 
         Each batch's prompts are read in one pass (after the cached system-prompt prefix);
-        then batches write their answers together, as many as :data:`DECODE_BUDGET` bytes
+        then batches write their answers together, as many as ``DECODE_BUDGET`` bytes
         of key/value cache hold, each row leaving as soon as it is finished.
         """
         encoded = self._encode(requests)
@@ -536,7 +536,7 @@ DECODE_BUDGET = 2 * 2**30
 
 
 def _decode_groups(states: Iterable[_Rows], max_new_tokens: int) -> Iterator[list[_Rows]]:
-    """Group consecutive read batches whose caches, grown by ``max_new_tokens``, fit :data:`DECODE_BUDGET`.
+    """Group consecutive read batches whose caches, grown by ``max_new_tokens``, fit ``DECODE_BUDGET``.
 
     Every group holds at least one batch; batches are read only as the groups need them.
     """
