@@ -128,39 +128,56 @@ class TransformersBackend(Backend):
         """Return P(answer = a) for a = 0..scale, one row per request, in request order."""
         encoded = self._encode(requests)
         out = np.zeros((len(requests), scale + 1))
-        by_trie: dict[int, list[int]] = {}
-        for i, (text, _) in enumerate(encoded):
-            by_trie.setdefault(id(self._trie(text, scale)), []).append(i)
-        for members in by_trie.values():
-            trie = self._trie(encoded[members[0]][0], scale)
+        for trie, members in self._by_trie(encoded, scale):
             for base, batch in self._batches(requests, encoded, members):
-                out[batch] = self._score_batch([encoded[i][1] for i in batch], trie, base)
+                out[batch] = self._score_batch([encoded[i][1] for i in batch], trie, base)[0]
         return out
 
-    def _score_batch(self, rows: list[list[int]], trie: AnswerTrie, base: int = 0) -> np.ndarray:
+    def _by_trie(self, encoded: list, scale: int) -> list[tuple[AnswerTrie, list[int]]]:
+        """The requests' indices grouped by the answer trie their prompt ending gives."""
+        groups: dict[int, tuple[AnswerTrie, list[int]]] = {}
+        for i, (text, _) in enumerate(encoded):
+            trie = self._trie(text, scale)
+            groups.setdefault(id(trie), (trie, []))[1].append(i)
+        return list(groups.values())
+
+    def _score_batch(
+        self, rows: list[list[int]], trie: AnswerTrie, base: int = 0, *, keep: bool = False
+    ) -> tuple[np.ndarray, Any]:
         """Score rows that share ``trie`` in one forward pass (after an optional prefix pass).
 
         The answer-trie nodes are appended after each prompt as extra tokens; a 4-D
         attention mask lets each node see the prompt and its own ancestors only, so the
-        whole tree is read in the same pass as the prompt, with no cache copies.
+        whole tree is read in the same pass as the prompt, with no cache copies. Returns the
+        probabilities and, with ``keep``, the pass's ``(cache, attention, logits, last)`` for
+        greedy decoding after the prompts (:class:`_Rows`): the tree's tokens cut from the
+        cache, the next-token logits and the position of each prompt's last token; else None.
         """
         import torch
 
         device = self.model.device
         shared, cache = self._prefix_cache(rows, base)
         needed = torch.as_tensor(trie.needed_tokens, device=device)
+        branch = len(trie.nodes) - 1
         with torch.inference_mode():
             ids, mask, positions = self._tree_inputs(rows, shared, trie)
             inputs = {
                 "input_ids": ids,
                 "attention_mask": mask,
                 "position_ids": positions,
-                "use_cache": cache is not None,
+                "use_cache": keep or cache is not None,
             }
-            norm, picked, _, _ = self._read_head(inputs, cache, len(trie.nodes), needed)
-            logprobs = picked - norm
-        columns = trie.needed_tokens
-        return np.stack([trie.answer_probabilities(lp, columns) for lp in logprobs.cpu().numpy()])
+            norm, picked, first, cache = self._read_head(inputs, cache, branch + 1, needed, following=keep)
+            logprobs = (picked - norm).cpu().numpy()
+        probabilities = np.stack([trie.answer_probabilities(lp, trie.needed_tokens) for lp in logprobs])
+        if not keep:
+            return probabilities, None
+        cache.crop(-branch)  # the answer tree's tokens: the prompts' cache remains
+        width = ids.shape[1] - branch
+        lengths = torch.tensor([len(r) - shared for r in rows], device=device)
+        real = torch.arange(width, device=device)[None, :] >= (width - lengths)[:, None]
+        attention = torch.cat([real.new_ones(len(rows), shared), real], 1).long()
+        return probabilities, (cache, attention, first, positions[:, width - 1])
 
     def _read_head(
         self, inputs: dict, cache: Any, keep: int, needed: Any, *, following: bool = False
@@ -315,11 +332,7 @@ class TransformersBackend(Backend):
         encoded = self._encode(requests)
         probabilities = np.zeros((len(requests), scale + 1))
         texts = [""] * len(requests)
-        by_trie: dict[int, list[int]] = {}
-        for i, (text, _) in enumerate(encoded):
-            by_trie.setdefault(id(self._trie(text, scale)), []).append(i)
-        for members in by_trie.values():
-            trie = self._trie(encoded[members[0]][0], scale)
+        for trie, members in self._by_trie(encoded, scale):
             read = (
                 self._score_and_prefill(encoded, batch, trie, base, probabilities)
                 for base, batch in self._batches(requests, encoded, members)
@@ -334,32 +347,12 @@ class TransformersBackend(Backend):
         self, encoded: list, batch: list[int], trie: AnswerTrie, base: int, probabilities: np.ndarray
     ) -> _Rows:
         """Score one batch into ``probabilities`` and return its rows ready to write."""
-        import torch
-
         rows = [encoded[i][1] for i in batch]
-        branch = len(trie.nodes) - 1
-        if not _croppable(self.model, max(len(r) for r in rows) + branch):
-            probabilities[batch] = self._score_batch(rows, trie, base)
+        if not _croppable(self.model, max(len(r) for r in rows) + len(trie.nodes) - 1):
+            probabilities[batch] = self._score_batch(rows, trie, base)[0]
             return self._prefill(batch, *self._generate_inputs(encoded, batch, base))
-        device = self.model.device
-        shared, cache = self._prefix_cache(rows, base)
-        needed = torch.as_tensor(trie.needed_tokens, device=device)
-        with torch.inference_mode():
-            ids, mask, positions = self._tree_inputs(rows, shared, trie)
-            inputs = {"input_ids": ids, "attention_mask": mask, "position_ids": positions, "use_cache": True}
-            norm, picked, first, cache = self._read_head(inputs, cache, branch + 1, needed, following=True)
-            logprobs = (picked - norm).cpu().numpy()
-        cache.crop(-branch)  # the answer tree's tokens: the prompts' cache remains
-        width = ids.shape[1] - branch
-        real = (
-            torch.arange(width, device=device)[None, :]
-            >= (width - torch.tensor([len(r) - shared for r in rows], device=device))[:, None]
-        )
-        attention = torch.cat([real.new_ones(len(rows), shared), real], 1).long()
-        probabilities[batch] = np.stack(
-            [trie.answer_probabilities(lp, trie.needed_tokens) for lp in logprobs]
-        )
-        return _Rows(list(batch), cache, attention, first, positions[:, width - 1])
+        probabilities[batch], kept = self._score_batch(rows, trie, base, keep=True)
+        return _Rows(list(batch), *kept)
 
     def _generate_inputs(self, encoded: list, batch: list[int], base: int) -> tuple:
         """Return ``(ids, mask, width, shared, cache)`` of one batch for generation.
