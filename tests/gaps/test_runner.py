@@ -349,7 +349,7 @@ def test_compared_models_answer_only_the_comparison_designs(tmp_path):
 class PairFake(CountingFake):
     """Counts the prompts asked for both readouts at once."""
 
-    together: list[str] = []
+    together: list[tuple[str, str]] = []  # (system, user) of each prompt
 
     def score_and_generate(self, requests, scale, max_new_tokens=128, stop=None):
         PairFake.together += [(r.system, r.user) for r in requests]
