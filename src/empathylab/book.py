@@ -29,6 +29,7 @@ __all__ = [
     "Chapter",
     "chapters",
     "execute_chapter",
+    "hide_injected_parameters",
     "execute_book",
     "execution_table",
     "environment",
@@ -97,7 +98,8 @@ def execute_chapter(
 
     The notebook runs with ``root`` as working directory and ``TQDM_DISABLE=1`` (progress
     bars belong to the terminal, not the book); its kernel ignores tqdm's warning that
-    ipywidgets is missing (``KERNEL_WARNINGS``). A failing cell raises
+    ipywidgets is missing (``KERNEL_WARNINGS``). The cell papermill injects with the
+    profile is hidden from the book (:func:`hide_injected_parameters`). A failing cell raises
     :class:`~empathylab.errors.EmpathylabError` naming the notebook, the cell and the error.
     """
     import jupytext
@@ -129,7 +131,38 @@ def execute_chapter(
         ) from None
     finally:
         unexecuted.unlink(missing_ok=True)
+    hide_injected_parameters(chapter.executed)
     return chapter.executed
+
+
+def hide_injected_parameters(notebook: str | Path) -> int:
+    """Tag the cell papermill injects (``injected-parameters``) ``remove-cell``; return how many.
+
+    Papermill writes the parameters it passes (``profile = "class"``) into a cell of its
+    own after the cell tagged ``parameters``; the book does not show it, as it does not
+    show the chapter's own parameters cell. The notebook is rewritten in place.
+
+    >>> import nbformat, tempfile
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('profile = "class"')])
+    >>> nb.cells[0].metadata["tags"] = ["injected-parameters"]
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "chapter.ipynb"
+    ...     nbformat.write(nb, path)
+    ...     hide_injected_parameters(path), nbformat.read(path, as_version=4).cells[0].metadata["tags"]
+    (1, ['injected-parameters', 'remove-cell'])
+    """
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    hidden = 0
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+            hidden += 1
+    if hidden:
+        nbformat.write(nb, notebook)
+    return hidden
 
 
 def _kernel_warnings(current: str) -> str:
@@ -171,7 +204,8 @@ def execution_table(root: str | Path = ".") -> pd.DataFrame:
     """Return one row per executed chapter: its source, profile, start time and duration.
 
     Read from the papermill metadata of the notebooks in ``build/executed``; chapters
-    not executed yet are listed with empty fields.
+    not executed yet are listed with empty fields. ``started`` is a UTC timestamp,
+    ``seconds`` a float.
     """
     import nbformat
     import pandas as pd
@@ -189,7 +223,10 @@ def execution_table(root: str | Path = ".") -> pd.DataFrame:
                 status="failed" if meta.get("exception") else status,
             )
         rows.append(row)
-    return pd.DataFrame(rows, columns=["chapter", "profile", "started", "seconds", "status"])
+    table = pd.DataFrame(rows, columns=["chapter", "profile", "started", "seconds", "status"])
+    return table.assign(
+        started=pd.to_datetime(table["started"], utc=True), seconds=pd.to_numeric(table["seconds"])
+    )
 
 
 def environment() -> pd.DataFrame:
@@ -268,7 +305,12 @@ _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "me
 
 
 class _ComputedText(HTMLParser):
-    """Collects the text of the computed parts of a page, one string per outermost part."""
+    """Collects the text of the computed parts of a page, one string per outermost part.
+
+    It also collects their table cells: ``cells`` holds ``(tag, in_body, text, column)``
+    for every ``<td>`` and ``<th>``: ``in_body`` True inside a ``<tbody>``, ``column`` the
+    name of the cell's column in a body row (from the table's last header row), else "".
+    """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -276,6 +318,13 @@ class _ComputedText(HTMLParser):
         self.parts: list[list[str]] = []
         self.errors = 0  # myst-nb error outputs (class "traceback")
         self.skip = 0  # inside <script> or <style>
+        self.cells: list[tuple[str, bool, str, str]] = []
+        self.cell: list[str] | None = None  # the text of the table cell being read
+        self.cell_tag, self.span = "", 1
+        self.body = self.head = 0  # <tbody>, <thead> elements open inside computed parts
+        self.header: list[str] = []  # the column names of the table being read
+        self.row: list[str] = []  # the header row being read
+        self.column = 0  # where the next cell of a body row is
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _VOID:
@@ -289,11 +338,43 @@ class _ComputedText(HTMLParser):
             self.parts.append([])
         if (inside or opens) and "traceback" in classes:
             self.errors += 1
+        if inside:
+            self._table_tag(tag, dict(attrs).get("colspan"))
         self.stack.append((tag, opens))
+
+    def _table_tag(self, tag: str, colspan: str | None) -> None:
+        """Follow the tables of a computed part: sections, rows, cells and their columns."""
+        if tag == "table":
+            self.header = []
+        elif tag == "tbody":
+            self.body += 1
+        elif tag == "thead":
+            self.head += 1
+        elif tag == "tr":
+            self.row, self.column = [], 0
+        elif tag in ("td", "th"):
+            self.cell, self.cell_tag = [], tag
+            self.span = int(colspan) if colspan and colspan.isdigit() else 1
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style"):
             self.skip = max(0, self.skip - 1)
+        if tag in ("td", "th") and self.cell is not None:
+            text = " ".join("".join(self.cell).split())
+            if self.head:
+                self.row += [text] * self.span
+                self.cells.append((self.cell_tag, False, text, ""))
+            else:
+                column = self.header[self.column] if self.column < len(self.header) else ""
+                self.cells.append((self.cell_tag, self.body > 0, text, column))
+            self.column += self.span
+            self.cell = None
+        elif tag == "tr" and self.head and self.row:
+            self.header = self.row
+        elif tag == "tbody":
+            self.body = max(0, self.body - 1)
+        elif tag == "thead":
+            self.head = max(0, self.head - 1)
         for i in range(len(self.stack) - 1, -1, -1):
             if self.stack[i][0] == tag:
                 del self.stack[i:]
@@ -302,6 +383,60 @@ class _ComputedText(HTMLParser):
     def handle_data(self, data: str) -> None:
         if not self.skip and any(opened for _, opened in self.stack):
             self.parts[-1].append(data)
+            if self.cell is not None:
+                self.cell.append(data)
+
+
+#: What a table cell of the built book must not show, each kind with its pattern (the
+#: whole cell): pandas' raw repr of a number, of a missing value or of a time.
+_RAW_CELLS = (
+    ("raw float", re.compile(r"[-−]?\d+\.\d{4,}")),
+    # pandas signs the exponent (2.55e-09, 1e+05); a commit such as 9776e02 has no sign
+    ("scientific notation", re.compile(r"[-−]?\d+(\.\d+)?[eE][-+−]\d+")),
+    ("missing value shown as NaN/None", re.compile(r"NaN|nan|NaT|None|<NA>")),
+    ("timestamp with microseconds", re.compile(r".*\d\d:\d\d:\d\d\.\d{3,}.*")),
+    ("number without thousands separators", re.compile(r"[-−]?\d{5,}(\.\d+)?")),
+)
+
+
+def _raw_kinds(text: str) -> list[str]:
+    """The kinds of ``_RAW_CELLS`` a table cell's text is: ``[]`` for a formatted cell.
+
+    A float is raw from four decimals on when it has three significant digits or more
+    (pandas prints six decimals); a p-value printed with two, such as 0.0083, is not.
+
+    >>> [_raw_kinds(t) for t in ("-0.883400", "0.0083", "2.552056e-09", "NaN", "5330050")]
+    [['raw float'], [], ['scientific notation'], ['missing value shown as NaN/None'], ['number without thousands separators']]
+    >>> _raw_kinds("5,330,050"), _raw_kinds("-0.883"), _raw_kinds("9776e02")
+    ([], [], [])
+    """
+    kinds = [kind for kind, pattern in _RAW_CELLS if pattern.fullmatch(text)]
+    if "raw float" in kinds and len(re.sub(r"\D", "", text).lstrip("0")) < 3:
+        kinds.remove("raw float")
+    return kinds
+
+
+def _table_problems(name: str, cells: list[tuple[str, bool, str, str]]) -> list[str]:
+    """One line per kind of raw cell, and one for row headers (an index column), on a page.
+
+    A number in an identifier's column (:func:`empathylab.tables.is_identifier`) needs no
+    thousands separator.
+    """
+    from empathylab.tables import is_identifier
+
+    found: dict[str, list[str]] = {}
+    for tag, in_body, text, column in cells:
+        kinds = _raw_kinds(text) + (["index column (a row header)"] if tag == "th" and in_body else [])
+        if is_identifier(column):
+            kinds = [k for k in kinds if k != "number without thousands separators"]
+        for kind in kinds:
+            found.setdefault(kind, []).append(text)
+    problems = []
+    for kind, texts in found.items():
+        examples = ", ".join(repr(t) for t in list(dict.fromkeys(texts))[:3])
+        cells_ = f"{len(texts)} cell" + ("s" if len(texts) > 1 else "")
+        problems.append(f"{name}: {kind} in a table ({cells_}), e.g. {examples}")
+    return problems
 
 
 def check_html(folder: str | Path = "_build/html", root: str | Path | None = None) -> list[str]:
@@ -311,7 +446,13 @@ def check_html(folder: str | Path = "_build/html", root: str | Path | None = Non
     Python warning (``FutureWarning: ...``), a traceback or an error output, and a path
     of the build machine (``site-packages``, ``/home/``, ``/root/``, ``/tmp/``, the
     absolute path of ``root``, by default the working directory). A line of text found
-    several times on a page is reported once, with its count.
+    several times on a page is reported once, with its count. In the tables of those
+    outputs, a cell that pandas printed raw is a problem too (a float with six
+    decimals, scientific notation, ``NaN``, ``None`` or ``<NA>`` for a missing value, a
+    timestamp with microseconds, a number of five digits or more without thousands
+    separators), and so is a row header in a table's body (the frame's index shown as a
+    column; :func:`empathylab.tables.table` shows neither): one line per kind and page,
+    with the number of cells and examples.
 
     >>> import tempfile
     >>> page = (
@@ -345,4 +486,5 @@ def check_html(folder: str | Path = "_build/html", root: str | Path | None = Non
                 times = f" ({count} times)" if count > 1 else ""
                 shown = line if len(line) <= 200 else line[:197] + "..."
                 problems.append(f"{name}: {', '.join(what)} in an output{times}: {shown}")
+        problems += _table_problems(name, parser.cells)
     return problems

@@ -43,13 +43,14 @@ def _book_execute(args: argparse.Namespace) -> None:
 
 def _book_check(args: argparse.Namespace) -> None:
     from empathylab.book import check_html
+    from empathylab.exercises import check_solutions
 
-    problems = check_html(args.html)
+    problems = check_html(args.html) + check_solutions(args.executed)
     for problem in problems:
         print(problem)
     if problems:
         raise EmpathylabError(f"{len(problems)} problem(s) shown to readers in {args.html} (listed above).")
-    print(f"{args.html}: no warning, traceback or build-machine path in the outputs.")
+    print(f"{args.html}: no warning, traceback, build-machine path or raw table cell in the outputs.")
 
 
 def _gaps_run(args: argparse.Namespace) -> None:
@@ -642,9 +643,15 @@ def build_parser() -> argparse.ArgumentParser:
     execute.add_argument("--chapter", action="append", help="execute only chapters whose path contains this")
     execute.set_defaults(func=_book_execute)
     check = book.add_parser(
-        "check", help="list warnings, tracebacks and build-machine paths in the built book's outputs"
+        "check",
+        help="list warnings, tracebacks, build-machine paths and raw table cells in the built book's outputs",
     )
     check.add_argument("--html", default="_build/html", help="the built book (default: _build/html)")
+    check.add_argument(
+        "--executed",
+        default="build/executed",
+        help="the executed chapters, whose exercise solutions must pass their checks (default: build/executed)",
+    )
     check.set_defaults(func=_book_check)
     return parser
 

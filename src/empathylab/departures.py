@@ -1,6 +1,6 @@
 """Where the book departs from the authors' code or the papers' text, and by how much.
 
-The page *Where this book departs from the authors* prints :func:`table` for each part
+The page *Where this book departs from the authors* prints :func:`markdown` for each part
 and measures what a build can measure: :func:`rounding_effect` (the authors round cell
 means to two decimals), :func:`permutation_effect` (the authors sample 10,000
 permutations where the book enumerates all of them), :func:`reading_range_effect` (the
@@ -24,7 +24,9 @@ from empathylab.profiles import Profile, load_profile
 
 __all__ = [
     "DEPARTURES",
+    "FIELDS",
     "table",
+    "markdown",
     "rounding_effect",
     "permutation_effect",
     "reading_range_effect",
@@ -193,6 +195,29 @@ def table(part: str) -> pd.DataFrame:
         raise EmpathylabError(f"Unknown part {part!r}; valid: {', '.join(parts)}.")
     rows = [d for d in DEPARTURES if d["part"] == part]
     return pd.DataFrame(rows).drop(columns="part").set_index("topic")
+
+
+#: The fields of a departure as :func:`markdown` names them.
+FIELDS = {"authors": "the authors", "here": "this book", "why": "why", "effect": "its effect"}
+
+
+def markdown(part: str) -> str:
+    """Return the departures of one part as Markdown, every field in full.
+
+    One list item per topic (in bold), with what the authors do, what this book does,
+    why and its effect below it; code names keep their backticks, so they print as
+    code. ``part`` is as for :func:`table`. A chapter shows it with
+    ``IPython.display.Markdown``.
+
+    >>> lines = markdown("followed").splitlines()
+    >>> lines[0], lines[2]
+    ('- **δ matrix**', '  - *this book*: the same; the heatmaps keep the baseline, as theirs')
+    """
+    items = []
+    for topic, row in table(part).iterrows():
+        fields = [f"  - *{label}*: {row[key]}" for key, label in FIELDS.items()]
+        items.append("\n".join([f"- **{topic}**", *fields]))
+    return "\n".join(items) + "\n"
 
 
 def _gap_results(profile: Profile) -> pd.DataFrame:

@@ -298,6 +298,9 @@ class Training(_Section):
     set, NewsEmp22, is the larger). A larger share would shrink the crowd set and the test folds
     (about 90 essays each at 0.5 with 10 folds), a smaller one add too little to show."""
     max_epochs: int = Field(default=20, ge=1)
+    max_train: int | None = Field(default=None, ge=10)
+    """At most this many training essays per fine-tuning run on the fixed split (a seeded
+    sample; null = all): the class profile's way to fine-tune in seconds."""
     max_length: int = Field(default=512, ge=8)
     batch_size: int = Field(default=16, ge=1)
 

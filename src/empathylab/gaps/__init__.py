@@ -21,7 +21,18 @@ The names the chapters use are importable from here; the stages live in their mo
   :mod:`~empathylab.gaps.report`, :mod:`~empathylab.gaps.plots`.
 """
 
-from empathylab.gaps import anchor, design, experiments, human, planning, plots, premium, reading, stimuli
+from empathylab.gaps import (
+    anchor,
+    design,
+    experiments,
+    human,
+    interactive,
+    planning,
+    plots,
+    premium,
+    reading,
+    stimuli,
+)
 from empathylab.gaps.analysis import analyze, jsonable
 from empathylab.gaps.answers import answer_stats, exclude_incomplete
 from empathylab.gaps.beyond import (
@@ -84,6 +95,7 @@ __all__ = [
     "grouping_summary",
     "heatmap_data",
     "human",
+    "interactive",
     "in_group",
     "interaction_model",
     "jsonable",

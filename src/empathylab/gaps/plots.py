@@ -10,6 +10,9 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "LABELS",
+    "group_edges",
+    "axis_label",
     "narrative_lengths",
     "intensities_by_emotion",
     "gap_heatmap",
@@ -21,6 +24,28 @@ __all__ = [
     "shift_forest",
     "delta_intervals",
 ]
+
+
+#: How a figure names a column on an axis or a legend; any other name has its
+#: underscores replaced by spaces (:func:`axis_label`).
+LABELS = {
+    "variation": "prompt variation",
+    "writer_intensity": "writer's own intensity (1–5)",
+    "reader_mean": "readers' mean intensity (1–5)",
+    "readers_mean": "readers' mean intensity (1–5)",
+    "model_intensity": "model's intensity",
+    "delta": "δ",
+    "n_items": "narratives",
+}
+
+
+def axis_label(name: str) -> str:
+    """Return how a figure names the column ``name``: ``LABELS``, or the name in words.
+
+    >>> axis_label("variation"), axis_label("age_band"), axis_label("delta")
+    ('prompt variation', 'age band', 'δ')
+    """
+    return LABELS.get(name, name.replace("_", " "))
 
 
 def narrative_lengths(lengths: pd.DataFrame) -> Figure:
@@ -71,7 +96,8 @@ def intensities_by_emotion(results: pd.DataFrame) -> Figure:
 
     from empathylab.data import EMOTIONS
 
-    data = results.assign(run=results["model"] + " / " + results["readout"])
+    run = "model / readout"
+    data = results.assign(**{run: results["model"] + " / " + results["readout"]})
     order = [e for e in EMOTIONS if e in set(data["emotion"])]
     n_emotions = len(order)
     fig, ax = plt.subplots(figsize=(7.5, 0.35 * n_emotions + 1.6), layout="constrained")
@@ -80,7 +106,7 @@ def intensities_by_emotion(results: pd.DataFrame) -> Figure:
         x="intensity",
         y="emotion",
         order=order,
-        hue="run" if data["run"].nunique() > 1 else None,
+        hue=run if data[run].nunique() > 1 else None,
         fliersize=1.5,
         linewidth=0.8,
         ax=ax,
@@ -90,8 +116,12 @@ def intensities_by_emotion(results: pd.DataFrame) -> Figure:
     return fig
 
 
-def _group_edges(labels: list[str], grouping: str) -> list[int]:
-    """Positions after which a separator line goes: after the baseline, between groups."""
+def group_edges(labels: list[str], grouping: str) -> list[int]:
+    """Return the positions after which a heatmap's separator line goes: after the baseline, between groups.
+
+    >>> group_edges(["a person", "a White person", "a White American", "a Black person"], "ethnicity")
+    [1, 3]
+    """
     from empathylab.gaps.design import BASELINE, ETHNICITY_RACE, NATIONALITY_CLUSTERS, RACE_RELIGION
 
     if grouping == "ethnicity":
@@ -169,7 +199,7 @@ def gap_heatmap(
         cbar_kws={"label": "z-normalised intensity", "shrink": 0.7},
         ax=ax,
     )
-    for edge in _group_edges(labels, grouping):
+    for edge in group_edges(labels, grouping):
         ax.axhline(edge, color="white", linewidth=2.5)
         ax.axvline(edge, color="white", linewidth=2.5)
     ax.set_xlabel("experiencer")
@@ -253,8 +283,8 @@ def deltas(table: pd.DataFrame, x: str = "variation", hue: str | None = None) ->
     >>> import pandas as pd
     >>> t = pd.DataFrame({"variation": ["origin", "10-scale"], "delta": [0.5, 0.1],
     ...                   "ci_low": [-0.2, -0.2], "ci_high": [0.2, 0.2]})
-    >>> deltas(t).axes[0].get_ylabel()
-    'δ (in-group − out-group, z units)'
+    >>> deltas(t).axes[0].get_ylabel(), deltas(t).axes[0].get_xlabel()
+    ('δ (in-group − out-group, z units)', 'prompt variation')
     """
     import matplotlib.pyplot as plt
 
@@ -269,10 +299,10 @@ def deltas(table: pd.DataFrame, x: str = "variation", hue: str | None = None) ->
         ax.plot(xs, part["delta"], "o", label=name)
     ax.axhline(0, color="0.3", linewidth=0.8)
     ax.set_xticks(range(len(positions)), list(positions))
-    ax.set_xlabel(x)
+    ax.set_xlabel(axis_label(x))
     ax.set_ylabel("δ (in-group − out-group, z units)")
     if hue is not None:
-        ax.legend(title=hue, fontsize="small")
+        ax.legend(title=axis_label(hue), fontsize="small")
     return fig
 
 
@@ -281,11 +311,13 @@ def human_scatter(panels: list[tuple[pd.DataFrame, str, str, str]]) -> Figure:
 
     Used for the human anchor: the readers' mean against the writer's own intensity, and
     a model's intensity against the readers' mean. Ratings on 1–5 are jittered a little
-    so that equal ratings stay visible; each title gets the Pearson r and n.
+    so that equal ratings stay visible; each title gets the Pearson r and n. The axes
+    name the columns in words (:func:`axis_label`).
 
-    >>> frame = pd.DataFrame({"a": [1.0, 2, 3, 4], "b": [1.5, 2, 2.5, 4]})
-    >>> human_scatter([(frame, "a", "b", "demo")]).axes[0].get_title()
-    'demo\\nr = 0.96, n = 4'
+    >>> frame = pd.DataFrame({"writer_intensity": [1.0, 2, 3, 4], "b_c": [1.5, 2, 2.5, 4]})
+    >>> ax = human_scatter([(frame, "writer_intensity", "b_c", "demo")]).axes[0]
+    >>> ax.get_title(), ax.get_xlabel(), ax.get_ylabel()
+    ('demo\\nr = 0.96, n = 4', "writer's own intensity (1–5)", 'b c')
     """
     import matplotlib.pyplot as plt
     import numpy as np
@@ -311,8 +343,8 @@ def human_scatter(panels: list[tuple[pd.DataFrame, str, str, str]]) -> Figure:
             grid = np.linspace(xs.min(), xs.max(), 2)
             ax.plot(grid, intercept + slope * grid, color="C3", linewidth=1.2)
         ax.set_title(f"{title}\nr = {r:.2f}, n = {len(xs)}", fontsize="medium")
-        ax.set_xlabel(x.replace("_", " "))
-        ax.set_ylabel(y.replace("_", " "))
+        ax.set_xlabel(axis_label(x))
+        ax.set_ylabel(axis_label(y))
     return fig
 
 

@@ -61,7 +61,8 @@ from empathylab.llmpathy.labelling import (
     user_data,
 )
 from empathylab.llmpathy.published import BUECHEL_BASELINES, METHODS, PUBLISHED
-from empathylab.llmpathy.report import alpha_span, table, verdict_table
+from empathylab.llmpathy.report import alpha_span, verdict_table
+from empathylab.tables import table
 
 __all__ = [
     "AUGMENTATION",

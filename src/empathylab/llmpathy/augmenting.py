@@ -52,8 +52,8 @@ def augmentation(profile: Profile | str, extra: pd.DataFrame, *, progress: bool 
     both = strategies.augment(train, extra, llm=t.llm)
     rows = []
     for name, data in (("y", both[both["source"] == "crowd"]), ("y+y_llm", both)):
-        x = probe.embed(data["essay"], cfg.models.encoder, device=cfg.device, progress=progress)
-        x_test = probe.embed(test["essay"], cfg.models.encoder, device=cfg.device, progress=progress)
+        x = probe.embed_essays(data["essay"], cfg, progress=progress)
+        x_test = probe.embed_essays(test["essay"], cfg, progress=progress)
         prediction = probe.fit_predict(x, data["label"].to_numpy(), x_test)
         rows.append({"strategy": name, "n_train": len(data), **metrics.scores(test["crowd"], prediction)})
     return pd.DataFrame(rows)
@@ -269,10 +269,11 @@ def probe_augmentation(profile: Profile | str = "demo", *, progress: bool = True
         "llm": t.llm,
         "share": t.augment_share,
         "essays": essays_key(frame),
+        **probe.length_key(t.max_length),
     }
 
     def compute() -> pd.DataFrame:
-        features = probe.embed(frame["essay"], cfg.models.encoder, device=cfg.device, progress=progress)
+        features = probe.embed_essays(frame["essay"], cfg, progress=progress)
         return augmentation_folds(frame, features, share=t.augment_share, k=t.folds, seeds=t.seeds, llm=t.llm)
 
     return stored_frame(results_dir(cfg) / "probe_augmentation.parquet", payload, compute)

@@ -46,10 +46,11 @@ def probe_cv(profile: Profile | str = "demo", *, progress: bool = True) -> pd.Da
         "alphas": t.alphas,
         "llm": t.llm,
         "essays": essays_key(frame),
+        **probe.length_key(t.max_length),
     }
 
     def compute() -> pd.DataFrame:
-        features = probe.embed(frame["essay"], cfg.models.encoder, device=cfg.device, progress=progress)
+        features = probe.embed_essays(frame["essay"], cfg, progress=progress)
         return probe.cross_validate(frame, features, alphas=t.alphas, llm=t.llm, k=t.folds, seeds=t.seeds)
 
     return stored_frame(results_dir(cfg) / "probe_cv.parquet", payload, compute)
@@ -71,7 +72,7 @@ def out_of_fold(
     cfg = load_profile(profile)
     t = cfg.llmpathy.training
     frame = newsemp.public_essays()
-    features = probe.embed(frame["essay"], cfg.models.encoder, device=cfg.device, progress=progress)
+    features = probe.embed_essays(frame["essay"], cfg, progress=progress)
     y = strategies.targets(frame, strategy, llm=t.llm, alpha=alpha)[0].to_numpy()
     prediction = np.full(len(frame), np.nan)
     for _, train, test in splits.fold_indices(splits.grouped_folds(frame, t.folds, seed=t.seeds[0])):
@@ -174,6 +175,9 @@ def finetune_split(profile: Profile | str = "demo", *, progress: bool = True) ->
     frame = essays(cfg)
     part = {name: frame[frame["split"] == name] for name in ("train", "valid", "test")}
     key = {"split": t.split.model_dump(), "essays": essays_key(frame)}
+    if t.max_train is not None and len(part["train"]) > t.max_train:
+        part["train"] = part["train"].sample(t.max_train, random_state=cfg.seed).sort_index()
+        key["max_train"] = t.max_train
     rows = []
     for strategy in t.finetune_strategies:
         alpha = t.alpha if strategy == "y'" else None
@@ -249,6 +253,6 @@ def probe_predictions(
     cfg = load_profile(profile)
     y = strategies.targets(train, strategy, llm=cfg.llmpathy.training.llm, alpha=alpha)[0]
     use = train[y.notna()]
-    x = probe.embed(use["essay"], cfg.models.encoder, device=cfg.device, progress=progress)
-    x_test = probe.embed(test["essay"], cfg.models.encoder, device=cfg.device, progress=progress)
+    x = probe.embed_essays(use["essay"], cfg, progress=progress)
+    x_test = probe.embed_essays(test["essay"], cfg, progress=progress)
     return test.assign(prediction=probe.fit_predict(x, y[y.notna()].to_numpy(), x_test))

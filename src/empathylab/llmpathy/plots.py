@@ -10,6 +10,9 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "STRATEGY_NAMES",
+    "LABELS",
+    "strategy_name",
     "label_distributions",
     "agreement_heatmap",
     "alpha_sweep",
@@ -17,6 +20,31 @@ __all__ = [
     "released_alpha",
     "fold_differences",
 ]
+
+
+#: How a figure names each training set (the chapters write y, y′, y_llm, y + y_llm).
+STRATEGY_NAMES = {
+    "y": "crowd labels (y)",
+    "y'": "mitigated labels (y′)",
+    "y_llm": "LLM labels",
+    "y+y_llm": "crowd + LLM-labelled essays",
+    "y+y_crowd": "crowd + more crowd-labelled essays",
+}
+
+#: How a figure names a column on an axis (any other name: underscores as spaces).
+LABELS = {"group_label": "group", "age_band": "age band"}
+
+
+def strategy_name(strategy: str) -> str:
+    """Return how a figure names a training set: ``STRATEGY_NAMES``, keeping a suffix such as α.
+
+    >>> strategy_name("y_llm"), strategy_name("y' (α = 4.5)"), strategy_name("other")
+    ('LLM labels', 'mitigated labels (y′) (α = 4.5)', 'other')
+    """
+    for key in sorted(STRATEGY_NAMES, key=len, reverse=True):
+        if strategy == key or strategy.startswith(key + " "):
+            return STRATEGY_NAMES[key] + strategy[len(key) :]
+    return strategy
 
 
 def label_distributions(frame: pd.DataFrame, sources: dict[str, str]) -> Figure:
@@ -86,12 +114,14 @@ def alpha_sweep(cv: pd.DataFrame, metric: str = "pcc") -> Figure:
     """Return ``metric`` of y' against α (mean ± sd over seeds), with y and y_llm as lines.
 
     ``cv`` is :func:`empathylab.llmpathy.probe.cross_validate`'s tidy output (fold rows are
-    averaged within a seed first). A second panel shows how many labels y' replaced.
+    averaged within a seed first). A second panel shows how many labels y' replaced. The
+    legend names the training sets in words (``STRATEGY_NAMES``).
 
     >>> cv = pd.DataFrame({"strategy": ["y", "y'", "y'", "y_llm"], "alpha": [None, 0, 1, None],
     ...                    "seed": 0, "fold": 0, "pcc": [.3, .2, .25, .1], "n_replaced": [0, 9, 4, 9]})
-    >>> alpha_sweep(cv).axes[0].get_xlabel()
-    ''
+    >>> top = alpha_sweep(cv).axes[0]
+    >>> top.get_xlabel(), [t.get_text() for t in top.get_legend().get_texts()]
+    ('', ['crowd labels (y)', 'LLM labels', 'mitigated labels (y′)'])
     """
     import matplotlib.pyplot as plt
 
@@ -103,12 +133,12 @@ def alpha_sweep(cv: pd.DataFrame, metric: str = "pcc") -> Figure:
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(7.5, 4.8), sharex=True, height_ratios=[2, 1], layout="constrained"
     )
-    top.errorbar(mean.index, mean[metric], yerr=sd[metric], fmt="o-", color="C0", label="y'")
+    top.errorbar(mean.index, mean[metric], yerr=sd[metric], fmt="o-", color="C0", label=strategy_name("y'"))
     for k, name in enumerate(("y", "y_llm"), start=1):
         level = per_seed.loc[per_seed["strategy"] == name, metric]
         if len(level):
-            top.axhline(level.mean(), color=f"C{k}", linestyle="--", label=name)
-    top.set_ylabel(f"{metric.upper()} against crowd")
+            top.axhline(level.mean(), color=f"C{k}", linestyle="--", label=strategy_name(name))
+    top.set_ylabel(f"{metric.upper()} against the crowd labels")
     top.legend(fontsize="small", ncols=3)
     bottom.bar(mean.index, mean["n_replaced"], width=0.35, color="0.6")
     bottom.set_ylabel("labels replaced")
@@ -120,22 +150,28 @@ def group_score_bars(table: pd.DataFrame, by: str, metric: str = "ccc") -> Figur
     """Return a horizontal bar chart of ``metric`` per group, with the group sizes.
 
     ``table`` is :func:`empathylab.metrics.scores_by_group`'s output (optionally with a
-    ``strategy`` column, drawn as hue).
+    ``strategy`` column, drawn as hue and named in words, ``STRATEGY_NAMES``).
 
-    >>> t = pd.DataFrame({"race": ["a", "b"], "n": [5, 7], "ccc": [0.4, -0.1]})
-    >>> group_score_bars(t, "race").axes[0].get_xlabel()
-    'CCC'
+    >>> t = pd.DataFrame({"age_band": ["a", "b"], "n": [5, 7], "ccc": [0.4, -0.1], "strategy": ["y_llm"] * 2})
+    >>> ax = group_score_bars(t, "age_band").axes[0]
+    >>> ax.get_xlabel(), ax.get_ylabel(), ax.get_legend().get_title().get_text()
+    ('CCC', 'age band', 'trained on')
     """
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    trained = "trained on"
     shown = table.assign(group=table[by].astype(str) + " (n = " + table["n"].astype(str) + ")")
+    if "strategy" in shown:
+        shown[trained] = shown["strategy"].astype(str).map(strategy_name)
     height = 0.35 * shown["group"].nunique() * (shown["strategy"].nunique() if "strategy" in shown else 1)
     fig, ax = plt.subplots(figsize=(7.5, height + 1.4), layout="constrained")
-    sns.barplot(data=shown, y="group", x=metric, ax=ax, hue="strategy" if "strategy" in shown else None)
+    sns.barplot(data=shown, y="group", x=metric, ax=ax, hue=trained if "strategy" in shown else None)
     ax.axvline(0, color="0.3", linewidth=0.8)
     ax.set_xlabel(metric.upper())
-    ax.set_ylabel(by)
+    ax.set_ylabel(LABELS.get(by, by.replace("_", " ")))
+    if "strategy" in shown:  # beside the bars, not over them
+        ax.legend(title=trained, bbox_to_anchor=(1.02, 1), loc="upper left", frameon=False)
     return fig
 
 
@@ -217,8 +253,9 @@ def fold_differences(runs: pd.DataFrame, baseline: str = "y", metric: str = "pcc
 
     >>> runs = pd.DataFrame({"strategy": ["y", "y+y_llm"] * 4, "alpha": None, "seed": [0] * 4 + [1] * 4,
     ...                      "fold": [0, 0, 1, 1] * 2, "pcc": [.3, .35, .3, .32, .3, .31, .3, .29]})
-    >>> fold_differences(runs).axes[0].get_xlabel()
-    'PCC minus y (positive: better than y)'
+    >>> ax = fold_differences(runs).axes[0]
+    >>> ax.get_xlabel(), [t.get_text() for t in ax.get_yticklabels()]
+    ('PCC minus that of crowd labels (y); positive: better', ['crowd + LLM-labelled essays'])
     """
     import matplotlib.pyplot as plt
     import numpy as np
@@ -247,9 +284,9 @@ def fold_differences(runs: pd.DataFrame, baseline: str = "y", metric: str = "pcc
             )
             ax.scatter(by_seed[seed], row, marker="D", s=40, color=f"C{k % 10}", edgecolor="black", zorder=3)
     ax.axvline(0, color="0.3", linewidth=0.8)
-    ax.set_yticks(range(len(configs)), configs)
+    ax.set_yticks(range(len(configs)), [strategy_name(c) for c in configs])
     ax.invert_yaxis()
     sign = "better" if metric != "rmse" else "worse"
-    ax.set_xlabel(f"{metric.upper()} minus {baseline} (positive: {sign} than {baseline})")
+    ax.set_xlabel(f"{metric.upper()} minus that of {strategy_name(baseline)}; positive: {sign}")
     ax.legend(fontsize="small", ncols=min(len(seeds), 5), loc="upper center", bbox_to_anchor=(0.5, -0.25))
     return fig

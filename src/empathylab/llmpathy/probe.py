@@ -21,8 +21,9 @@ from empathylab import metrics
 from empathylab.cache import cache_root
 from empathylab.llm.store import model_slug
 from empathylab.llmpathy import splits, strategies
+from empathylab.profiles import Profile
 
-__all__ = ["embed", "fit_predict", "cross_validate", "RIDGE_ALPHAS"]
+__all__ = ["embed", "embed_essays", "length_key", "fit_predict", "cross_validate", "RIDGE_ALPHAS"]
 
 #: Ridge penalties tried by generalised cross-validation inside every training fold.
 RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-1, 4, 11))
@@ -34,6 +35,32 @@ def _cache_file(texts: Sequence[str], encoder: str, max_length: int) -> Path:
     for text in texts:
         digest.update(text.encode() + b"\0")
     return cache_root() / "embeddings" / f"{model_slug(encoder)}-{digest.hexdigest()[:20]}.npy"
+
+
+def embed_essays(texts: Sequence[str] | pd.Series, cfg: Profile, *, progress: bool = True) -> np.ndarray:
+    """Return :func:`embed` of ``texts`` with the profile's encoder, length limit and device.
+
+    The length limit is ``llmpathy.training.max_length``, as for fine-tuning.
+    """
+    return embed(
+        texts,
+        cfg.models.encoder,
+        max_length=cfg.llmpathy.training.max_length,
+        device=cfg.device,
+        progress=progress,
+    )
+
+
+def length_key(max_length: int) -> dict[str, int]:
+    """Return what a stored probe result adds to its key for the embeddings' length limit.
+
+    Nothing at 512 tokens, where the probe embedded before it followed
+    ``llmpathy.training.max_length``, so results stored then stay valid; the limit otherwise.
+
+    >>> length_key(512), length_key(32)
+    ({}, {'max_length': 32})
+    """
+    return {} if max_length == 512 else {"max_length": max_length}
 
 
 def embed(
