@@ -102,6 +102,25 @@ def _llm_minus_crowd(
     return value, both[llm] - both["crowd"]
 
 
+def _paired(
+    answer: Any, labels: pd.DataFrame, a: str, b: str, what: str
+) -> tuple[float, pd.DataFrame] | Feedback:
+    """Return the answer as a float and the essays labelled by both ``a`` and ``b``, or the Feedback."""
+    value = _read(answer, labels, [a, b], "the labels", what)
+    if isinstance(value, Feedback):
+        return value
+    both = _both(labels, a, b)
+    if len(both) < 2:
+        return Feedback(False, f"Fewer than two essays have both a {a} and a {b} label.")
+    if math.isnan(value):
+        return Feedback(
+            False,
+            f"Your answer ({what}) is NaN: {b} has missing labels, and np.corrcoef (or a sum) over "
+            "them gives NaN. Keep the essays both sources labelled (dropna) first.",
+        )
+    return value, both
+
+
 def _nan(value: float, llm: str) -> Feedback | None:
     """Return the ✗ Feedback for a NaN answer (missing labels not dropped), None otherwise."""
     if math.isnan(value):
@@ -349,18 +368,10 @@ def check_pearson(answer: Any, labels: pd.DataFrame, *, a: str = "crowd", b: str
     >>> check_pearson(0.9467292624062575**2, t)
     ✗ That is r² (the share of variance explained); the exercise asks for r itself.
     """
-    value = _read(answer, labels, [a, b], "the labels", "Pearson's r")
-    if isinstance(value, Feedback):
-        return value
-    both = _both(labels, a, b)
-    if len(both) < 2:
-        return Feedback(False, f"Fewer than two essays have both a {a} and a {b} label.")
-    if math.isnan(value):
-        return Feedback(
-            False,
-            f"Your r is NaN: {b} has missing labels, and np.corrcoef (or a sum) over them gives NaN. "
-            "Keep the essays both sources labelled (dropna) first.",
-        )
+    read = _paired(answer, labels, a, b, "Pearson's r")
+    if isinstance(read, Feedback):
+        return read
+    value, both = read
     x, y = both[a].to_numpy(), both[b].to_numpy()
     expected = metrics.pcc(x, y)
     hints: list[tuple[float | None, str]] = [
@@ -425,17 +436,10 @@ def check_ccc(answer: Any, labels: pd.DataFrame, *, a: str = "crowd", b: str = "
     >>> check_ccc(1.0, t)
     ✗ That is Pearson's r: the CCC also penalises a shift in mean and a difference in spread (2 cov / (var_a + var_b + (mean_a − mean_b)²)).
     """
-    value = _read(answer, labels, [a, b], "the labels", "the CCC")
-    if isinstance(value, Feedback):
-        return value
-    both = _both(labels, a, b)
-    if len(both) < 2:
-        return Feedback(False, f"Fewer than two essays have both a {a} and a {b} label.")
-    if math.isnan(value):
-        return Feedback(
-            False,
-            f"Your CCC is NaN: {b} has missing labels. Keep the essays both sources labelled (dropna) first.",
-        )
+    read = _paired(answer, labels, a, b, "the CCC")
+    if isinstance(read, Feedback):
+        return read
+    value, both = read
     x, y = both[a].to_numpy(), both[b].to_numpy()
     variants = _ccc_variants(x, y)
     expected, r = variants[0], metrics.pcc(x, y)
